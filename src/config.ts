@@ -1,0 +1,65 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+const integer = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
+
+/** The environment the service reads, with defaults; every variable is documented in the README and .env.example. */
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WORKERS: integer(1, availableParallelism()),
+  BODY_LIMIT: integer(1024, 64 * 1024 * 1024),
+  MAX_ELEMENTS: integer(1, 16_000_000),
+  INLINE_MAX_ELEMENTS: integer(0, 100_000),
+  MAX_QUEUE: integer(0, 64),
+  REQUEST_TIMEOUT_MS: integer(0, 30_000),
+  SHUTDOWN_TIMEOUT_MS: integer(100, 10_000),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  logLevel: string;
+  /** Worker threads in the scoring pool. */
+  workers: number;
+  /** Largest request body in bytes. */
+  bodyLimit: number;
+  /** Most numbers one request's input tensor may hold. */
+  maxElements: number;
+  /** Requests with at most this many input numbers are scored on the event loop; larger ones in a worker. */
+  inlineMaxElements: number;
+  /** Tasks waiting for a worker beyond which requests are refused with 503. */
+  maxQueue: number;
+  /** A scoring request still unanswered after this long gets a 503 (0 = no limit). */
+  requestTimeoutMs: number;
+  /** How long a graceful shutdown may take before the process exits anyway. */
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once into a frozen config; an invalid value throws a ConfigError naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const present = Object.fromEntries(Object.keys(envSchema.shape).flatMap((k) => (env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]])));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(present[String(i.path[0])])}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    workers: e.WORKERS,
+    bodyLimit: e.BODY_LIMIT,
+    maxElements: e.MAX_ELEMENTS,
+    inlineMaxElements: e.INLINE_MAX_ELEMENTS,
+    maxQueue: e.MAX_QUEUE,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}

@@ -1,0 +1,36 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { ERRORS } from './errors.js';
+import { jsonSchemaOf, nestedNumbersComponent, problemSchema } from './schemas.js';
+
+export const SERVICE_VERSION = '0.1.0';
+
+/** OpenAPI 3.1 at GET /docs/json, generated from the route schemas, and Swagger UI at GET /docs. */
+export async function registerDocs(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'xent',
+        version: SERVICE_VERSION,
+        description:
+          'Exact categorical cross-entropy as a service. Errors are RFC 9457 problem documents with a stable `code`:\n\n' +
+          Object.entries(ERRORS)
+            .map(([code, e]) => `- \`${code}\` (${e.status}): ${e.title}`)
+            .join('\n'),
+      },
+      tags: [
+        { name: 'scoring', description: 'Cross-entropy losses and costs' },
+        { name: 'health', description: 'Liveness and readiness probes' },
+      ],
+      components: {
+        schemas: {
+          NestedNumbers: nestedNumbersComponent,
+          Problem: jsonSchemaOf(problemSchema),
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+}

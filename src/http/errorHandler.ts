@@ -1,0 +1,64 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { PoolUnavailableError } from '../pool/scorePool.js';
+import { ProblemError, problemDocument } from './errors.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+/** Fastify's own client errors, by code, in the catalog's terms. */
+const FASTIFY_ERRORS: Record<string, (e: FastifyError) => ProblemError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: () => ProblemError.of('XENT_BODY_TOO_LARGE', '', 'the request body exceeds the configured limit'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (e) =>
+    ProblemError.of('XENT_UNSUPPORTED_MEDIA_TYPE', '', `${e.message}; send Content-Type: application/json`),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => ProblemError.of('XENT_BAD_REQUEST', '', 'Content-Length does not match the body'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => ProblemError.of('XENT_INVALID_JSON', '', 'the body is empty'),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => ProblemError.of('XENT_INVALID_JSON', '', 'the body is not valid JSON'),
+};
+
+function asProblem(error: FastifyError | Error): ProblemError | null {
+  if (error instanceof ProblemError) return error;
+  if (error instanceof PoolUnavailableError) {
+    switch (error.reason) {
+      case 'queue-full':
+        return ProblemError.of('XENT_OVERLOADED', '', 'every worker is busy and the queue is full', { 'retry-after': '1' });
+      case 'aborted':
+        return ProblemError.of('XENT_TIMEOUT', '', 'the request exceeded REQUEST_TIMEOUT_MS', { 'retry-after': '1' });
+      case 'closed':
+        return ProblemError.of('XENT_SHUTTING_DOWN', '', 'the service is shutting down', { 'retry-after': '1' });
+      case 'worker-failed':
+        return null;
+    }
+  }
+  const code = (error as FastifyError).code;
+  const known = code === undefined ? undefined : FASTIFY_ERRORS[code];
+  if (known !== undefined) return known(error as FastifyError);
+  const status = (error as FastifyError).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return ProblemError.of('XENT_BAD_REQUEST', '', 'the request could not be read');
+  }
+  return null;
+}
+
+/**
+ * The one error handler: every error becomes an RFC 9457 problem document. Anything unexpected is logged under
+ * `err` and answered with a bare 500 whose message says nothing about the internals.
+ */
+export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  const problem = asProblem(error) ?? ProblemError.of('XENT_INTERNAL', '', 'internal error');
+  if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+  void reply
+    .code(problem.status)
+    .headers(problem.headers)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(problemDocument(problem.code, problem.issues, instanceOf(request)));
+}
+
+export function handleNotFound(request: FastifyRequest, reply: FastifyReply): void {
+  const problem = ProblemError.of('XENT_NOT_FOUND', '', `no route ${request.method} ${instanceOf(request)}`);
+  void reply.code(404).type(PROBLEM_CONTENT_TYPE).send(problemDocument(problem.code, problem.issues, instanceOf(request)));
+}
+
+/** The request path, without the query and cut to a bounded length: problem documents never echo much user input. */
+function instanceOf(request: FastifyRequest): string {
+  const path = request.url.split('?')[0]!;
+  return path.length <= 200 ? path : `${path.slice(0, 200)}…`;
+}

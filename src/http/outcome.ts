@@ -1,0 +1,111 @@
+import type { Evaluation, InputProblem, InputProblemKind } from '../kernel/types.js';
+import type { DecodedScoreRequest } from './decode.js';
+import { ProblemError, type ErrorCode, type Issue } from './errors.js';
+import { pointerTo, unflatten } from './pointer.js';
+import type { CostResponse, LossResponse, NestedNumbers } from './schemas.js';
+
+const PROBLEM_CODES: Record<InputProblemKind, ErrorCode> = {
+  NOT_FINITE: 'XENT_INVALID_NUMBER',
+  ROW_ALL_MASKED: 'XENT_ROW_ALL_MASKED',
+  PROBABILITY_OUT_OF_RANGE: 'XENT_PROBABILITY_OUT_OF_RANGE',
+  PROBABILITIES_NOT_NORMALIZED: 'XENT_PROBABILITIES_NOT_NORMALIZED',
+  NEGATIVE_TARGET: 'XENT_NEGATIVE_TARGET',
+  NEGATIVE_WEIGHT: 'XENT_NEGATIVE_WEIGHT',
+  LABEL_NOT_INTEGER: 'XENT_LABEL_NOT_INTEGER',
+  LABEL_OUT_OF_RANGE: 'XENT_LABEL_OUT_OF_RANGE',
+  LABEL_ON_MASKED_CLASS: 'XENT_LABEL_ON_MASKED_CLASS',
+};
+
+/** Where a request's tensors sit in its body, so that kernel findings can be reported as JSON pointers. */
+export type RequestLayout = Pick<DecodedScoreRequest, 'shape' | 'inputField' | 'truthField'>;
+
+/** The response body for a successful evaluation, or a ProblemError for a failed one. */
+export function respond(evaluation: Evaluation, layout: RequestLayout, withLosses: true): LossResponse;
+export function respond(evaluation: Evaluation, layout: RequestLayout, withLosses: false): CostResponse;
+export function respond(evaluation: Evaluation, layout: RequestLayout, withLosses: boolean): LossResponse | CostResponse {
+  if (evaluation.status === 'invalid') {
+    throw new ProblemError(evaluation.problems.map((p) => issueOf(p, layout)) as [Issue, ...Issue[]]);
+  }
+  if (evaluation.status === 'not-finite') {
+    if (evaluation.row < 0) {
+      throw ProblemError.of('XENT_NON_FINITE_RESULT', '', 'the sum of the losses exceeds the float64 range');
+    }
+    const at = unflatten(evaluation.row, layout.shape.slice(0, -1));
+    throw ProblemError.of(
+      'XENT_NON_FINITE_RESULT',
+      pointerTo(layout.inputField, at),
+      `the loss of sample [${at.join(', ')}] is not finite` +
+        (layout.inputField === 'probabilities'
+          ? ' (a probability of 0 where the label, target or smoothing puts weight; set epsilon to clip)'
+          : ' (it exceeds the float64 range)'),
+    );
+  }
+  const s = evaluation.summary;
+  const aggregates: CostResponse = {
+    sum: s.sum,
+    cost: s.cost,
+    count: s.count,
+    total_weight: s.totalWeight,
+    perplexity: s.perplexity,
+    accuracy: s.accuracy,
+    unit: s.unit,
+  };
+  if (!withLosses) return aggregates;
+  return { losses: nest(s.losses, layout.shape.slice(0, -1)), ...aggregates };
+}
+
+/** `values` (row-major) as nested arrays of the given shape. */
+export function nest(values: Float64Array, shape: readonly number[]): NestedNumbers[] {
+  const build = (depth: number, offset: number): NestedNumbers[] => {
+    const size = shape[depth]!;
+    if (depth === shape.length - 1) return Array.from(values.subarray(offset, offset + size));
+    let stride = 1;
+    for (let d = depth + 1; d < shape.length; d++) stride *= shape[d]!;
+    const out = new Array<NestedNumbers>(size);
+    for (let i = 0; i < size; i++) out[i] = build(depth + 1, offset + i * stride);
+    return out;
+  };
+  return build(0, 0);
+}
+
+function issueOf(p: InputProblem, layout: RequestLayout): Issue {
+  const { shape, inputField, truthField } = layout;
+  const code = PROBLEM_CODES[p.kind];
+  switch (p.field) {
+    case 'input': {
+      const at = unflatten(p.index, shape);
+      const rowLevel = p.kind === 'ROW_ALL_MASKED' || p.kind === 'PROBABILITIES_NOT_NORMALIZED';
+      const pointer = pointerTo(inputField, rowLevel ? at.slice(0, -1) : at);
+      return { code, pointer, detail: describeProblem(p) };
+    }
+    case 'labels':
+      return { code, pointer: pointerTo('labels', unflatten(p.index, shape.slice(0, -1))), detail: describeProblem(p, shape) };
+    case 'targets':
+      return { code, pointer: pointerTo(truthField, unflatten(p.index, shape)), detail: describeProblem(p) };
+    case 'classWeights':
+      return { code, pointer: pointerTo('class_weights', [p.index]), detail: describeProblem(p) };
+  }
+}
+
+function describeProblem(p: InputProblem, shape?: readonly number[]): string {
+  switch (p.kind) {
+    case 'NOT_FINITE':
+      return `${p.value} is not allowed here: expected a finite number`;
+    case 'ROW_ALL_MASKED':
+      return 'every logit of this sample is -Infinity';
+    case 'PROBABILITY_OUT_OF_RANGE':
+      return `probability ${p.value} is outside [0, 1]`;
+    case 'PROBABILITIES_NOT_NORMALIZED':
+      return `the probabilities sum to ${p.value}, not 1 within 1e-4`;
+    case 'NEGATIVE_TARGET':
+      return `target ${p.value} is negative`;
+    case 'NEGATIVE_WEIGHT':
+      return `class weight ${p.value} is negative`;
+    case 'LABEL_NOT_INTEGER':
+      return `label ${p.value} is not an integer`;
+    case 'LABEL_OUT_OF_RANGE':
+      return `label ${p.value} is outside [0, ${shape![shape!.length - 1]}) and is not ignore_index`;
+    case 'LABEL_ON_MASKED_CLASS':
+      return `label ${p.value} is a masked class (its logit is -Infinity)`;
+  }
+}

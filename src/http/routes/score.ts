@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config.js';
+import { evaluate } from '../../kernel/evaluate.js';
+import type { ScorePool } from '../../pool/scorePool.js';
+import { decodeScoreRequest } from '../decode.js';
+import { ERRORS } from '../errors.js';
+import { respond } from '../outcome.js';
+import { costResponseSchema, jsonSchemaOf, lossResponseSchema, problemSchema, scoreRequestSchema } from '../schemas.js';
+
+export interface ScoreRoutesOptions {
+  config: Readonly<Config>;
+  pool: ScorePool;
+}
+
+const problem = jsonSchemaOf(problemSchema);
+const problemResponse = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: problem } },
+});
+
+const SEMANTICS =
+  'Semantics are PyTorch `cross_entropy` (logits) and `nll_loss(log p)` (probabilities) with the class dimension ' +
+  'last, in float64 and with a relative error below 1e-13: class weights, ignore_index and label smoothing as in ' +
+  'PyTorch; cost = sum / total_weight (the mean PyTorch reduction).';
+
+/** POST /loss and POST /cost: one decoder, one kernel; the two differ only in whether per-sample losses are sent. */
+export async function scoreRoutes(app: FastifyInstance, { config, pool }: ScoreRoutesOptions): Promise<void> {
+  const routes = [
+    {
+      url: '/loss',
+      withLosses: true,
+      summary: 'Per-sample cross-entropy losses and the batch figures',
+      response: lossResponseSchema,
+    },
+    {
+      url: '/cost',
+      withLosses: false,
+      summary: 'The batch cost (mean loss) and figures, without per-sample losses',
+      response: costResponseSchema,
+    },
+  ] as const;
+
+  for (const route of routes) {
+    app.post(
+      route.url,
+      {
+        schema: {
+          summary: route.summary,
+          description: `${route.summary}. ${SEMANTICS} Error codes: ${Object.keys(ERRORS).filter((c) => ERRORS[c as keyof typeof ERRORS].status < 500 || c === 'XENT_OVERLOADED').join(', ')}.`,
+          tags: ['scoring'],
+          body: jsonSchemaOf(scoreRequestSchema),
+          response: {
+            200: { description: 'The scores', content: { 'application/json': { schema: jsonSchemaOf(route.response) } } },
+            400: problemResponse('Malformed or invalid request: bad JSON, wrong shape, out-of-range values, unknown fields'),
+            401: problemResponse('Missing or invalid API key (when API keys are configured)'),
+            413: problemResponse('Body larger than BODY_LIMIT, or more numbers than MAX_ELEMENTS'),
+            415: problemResponse('Content-Type is not application/json'),
+            422: problemResponse('A loss or the sum is not finite (for example a zero probability on the true class)'),
+            503: problemResponse('Overloaded, timed out or shutting down; retry after Retry-After seconds'),
+          },
+        },
+      },
+      async (request) => {
+        const decoded = decodeScoreRequest(request.body, { maxElements: config.maxElements });
+        const evaluation =
+          decoded.task.input.length <= config.inlineMaxElements
+            ? evaluate(decoded.task)
+            : await pool.run(
+                decoded.task,
+                config.requestTimeoutMs > 0 ? AbortSignal.timeout(config.requestTimeoutMs) : undefined,
+              );
+        return route.withLosses ? respond(evaluation, decoded, true) : respond(evaluation, decoded, false);
+      },
+    );
+  }
+}

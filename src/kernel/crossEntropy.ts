@@ -1,0 +1,167 @@
+import type { RowLosses, ScoreTask } from './types.js';
+
+/**
+ * Per-sample categorical cross-entropy in nats, with PyTorch's semantics (`cross_entropy` for logits,
+ * `nll_loss(log p)` for probabilities; class weights, ignore_index, label smoothing), computed in float64 so that
+ * every result is within a few ulps of the exact value. Expects a task that passed `findInputProblems`.
+ *
+ * Method. For a row of logits z with maximum m at index k (the lowest index on ties), write
+ *   s = Σ_{c≠k} exp(z_c − m),   logsumexp(z) = m + log1p(s),   nl_c = logsumexp(z) − z_c = (m − z_c) + log1p(s).
+ * Both terms of nl_c are non-negative, so nothing cancels: a common offset of 1e15 or logits of ±1e300 keep full
+ * relative precision, and when the label is the arg-max nl_k = log1p(s) keeps a loss of 1e-18 that
+ * `log(sum(exp(z − m))) − (z_k − m)` rounds to 0. Every loss is then a sum of non-negative terms, so its relative
+ * error is bounded by a few ulps; the sums over classes and over the batch use Neumaier's compensated summation
+ * (Neumaier 1974, as in stdlib-js gsumkbn) so the bound does not grow with C or N.
+ * For probabilities nl_c = −ln(clip(p_c, ε, 1 − ε)), clipped in float64 as numpy.clip does.
+ *
+ * A term whose coefficient is 0 (a zero target, weight or smoothing share) contributes 0 even where nl_c is
+ * infinite: PyTorch would give NaN there, which is never a useful answer.
+ */
+export function crossEntropyRows(task: ScoreTask): RowLosses {
+  const { rows, classes, input, labels, targets, classWeights, ignoreIndex } = task;
+  const isLogits = task.kind === 'logits';
+  const keep = 1 - task.labelSmoothing; // share of the given label or target
+  const spread = task.labelSmoothing / classes; // share spread evenly over every class
+  const smoothing = spread > 0;
+  const low = task.epsilon;
+  const high = 1 - task.epsilon;
+
+  // Σ_c w_c, for the smoothing term of logits: Σ_c w_c·nl_c = Σ_c w_c·(m − z_c) + log1p(s)·Σ_c w_c.
+  let weightSum = classes;
+  if (classWeights !== null) {
+    let s = 0;
+    let e = 0;
+    for (let c = 0; c < classes; c++) {
+      const x = classWeights[c]!;
+      const t = s + x;
+      e += s >= x ? s - t + x : x - t + s;
+      s = t;
+    }
+    weightSum = s + e;
+  }
+
+  const losses = new Float64Array(rows);
+  let sumHigh = 0;
+  let sumLow = 0;
+  let weightHigh = 0;
+  let weightLow = 0;
+  let count = 0;
+  let correct = 0;
+  let nonFiniteRow = -1;
+
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+
+    let m = input[base]!;
+    let k = 0;
+    for (let c = 1; c < classes; c++) {
+      const v = input[base + c]!;
+      if (v > m) {
+        m = v;
+        k = c;
+      }
+    }
+
+    // log1p(Σ_{c≠k} exp(z_c − m)): the arg-max term, exactly 1, is left out of the sum and added by log1p.
+    let lse1p = 0;
+    if (isLogits) {
+      let s = 0;
+      let e = 0;
+      for (let c = 0; c < classes; c++) {
+        if (c === k) continue;
+        const x = Math.exp(input[base + c]! - m);
+        const t = s + x;
+        e += s >= x ? s - t + x : x - t + s;
+        s = t;
+      }
+      lse1p = Math.log1p(s + e);
+    }
+
+    let loss = 0;
+    if (labels !== null) {
+      const y = labels[r]!;
+      if (y === ignoreIndex) continue; // losses[r] stays 0 and the sample is not counted
+      count++;
+      if (y === k) correct++;
+      const wy = classWeights === null ? 1 : classWeights[y]!;
+      {
+        const t = weightHigh + wy;
+        weightLow += weightHigh >= wy ? weightHigh - t + wy : wy - t + weightHigh;
+        weightHigh = t;
+      }
+      const given = keep * wy;
+      if (given !== 0) {
+        const nl = isLogits ? m - input[base + y]! + lse1p : -Math.log(clip(input[base + y]!, low, high));
+        loss = given * nl;
+      }
+      if (smoothing) {
+        // Σ_c w_c·nl_c, compensated; for logits the log1p(s) part is factored out as shown above.
+        let s = 0;
+        let e = 0;
+        for (let c = 0; c < classes; c++) {
+          const wc = classWeights === null ? 1 : classWeights[c]!;
+          if (wc === 0) continue;
+          const x = isLogits ? wc * (m - input[base + c]!) : wc * -Math.log(clip(input[base + c]!, low, high));
+          const t = s + x;
+          e += s >= x ? s - t + x : x - t + s;
+          s = t;
+        }
+        const spreadTerm = isLogits ? s + e + lse1p * weightSum : s + e;
+        loss += spread * spreadTerm;
+      }
+    } else {
+      const t0 = targets!;
+      count++;
+      {
+        const t = weightHigh + 1;
+        weightLow += weightHigh >= 1 ? weightHigh - t + 1 : 1 - t + weightHigh;
+        weightHigh = t;
+      }
+      let s = 0;
+      let e = 0;
+      let best = t0[base]!;
+      let bestClass = 0;
+      for (let c = 0; c < classes; c++) {
+        const tc = t0[base + c]!;
+        if (tc > best) {
+          best = tc;
+          bestClass = c;
+        }
+        const coefficient = (classWeights === null ? 1 : classWeights[c]!) * (keep * tc + spread);
+        if (coefficient === 0) continue;
+        const nl = isLogits ? m - input[base + c]! + lse1p : -Math.log(clip(input[base + c]!, low, high));
+        const x = coefficient * nl;
+        const t = s + x;
+        e += s >= x ? s - t + x : x - t + s;
+        s = t;
+      }
+      if (bestClass === k) correct++;
+      loss = s + e;
+    }
+
+    losses[r] = loss;
+    if (!Number.isFinite(loss)) {
+      if (nonFiniteRow < 0) nonFiniteRow = r;
+      continue;
+    }
+    const t = sumHigh + loss;
+    sumLow += sumHigh >= loss ? sumHigh - t + loss : loss - t + sumHigh;
+    sumHigh = t;
+  }
+
+  return {
+    losses,
+    sumHigh,
+    sumLow,
+    totalWeightHigh: weightHigh,
+    totalWeightLow: weightLow,
+    count,
+    correct,
+    nonFiniteRow,
+  };
+}
+
+/** numpy.clip: minimum(maximum(p, low), high). */
+function clip(p: number, low: number, high: number): number {
+  return p < low ? low : p > high ? high : p;
+}

@@ -1,0 +1,79 @@
+/** What the model produced for each sample: unnormalised scores or a probability distribution. */
+export type InputKind = 'logits' | 'probabilities';
+
+export type Unit = 'nats' | 'bits';
+
+/**
+ * One batch, flattened row-major: `rows` samples (every leading dimension folded together) of `classes` values.
+ * Exactly one of `labels` and `targets` is set. Labels are stored as float64 so that any safe integer, including an
+ * `ignoreIndex` outside int32, is held exactly.
+ */
+export interface ScoreTask {
+  kind: InputKind;
+  rows: number;
+  classes: number;
+  input: Float64Array;
+  labels: Float64Array | null;
+  targets: Float64Array | null;
+  classWeights: Float64Array | null;
+  ignoreIndex: number;
+  labelSmoothing: number;
+  epsilon: number;
+  unit: Unit;
+}
+
+/** Which field of the task a problem is in; `index` is the flat (row-major) index into that field. */
+export type TaskField = 'input' | 'labels' | 'targets' | 'classWeights';
+
+export type InputProblemKind =
+  | 'NOT_FINITE' // NaN or +Infinity (or -Infinity where it cannot mean a masked class)
+  | 'ROW_ALL_MASKED' // every logit of a row is -Infinity
+  | 'PROBABILITY_OUT_OF_RANGE'
+  | 'PROBABILITIES_NOT_NORMALIZED'
+  | 'NEGATIVE_TARGET'
+  | 'NEGATIVE_WEIGHT'
+  | 'LABEL_OUT_OF_RANGE'
+  | 'LABEL_NOT_INTEGER'
+  | 'LABEL_ON_MASKED_CLASS';
+
+export interface InputProblem {
+  kind: InputProblemKind;
+  field: TaskField;
+  /** Flat index of the element; for row-level problems, the row index times `classes` (the row's first element). */
+  index: number;
+  /** The value that is wrong (the row sum for PROBABILITIES_NOT_NORMALIZED). */
+  value: number;
+}
+
+/** Per-sample losses in nats plus the running figures the aggregates are made from. */
+export interface RowLosses {
+  losses: Float64Array;
+  /** Neumaier-compensated sum of `losses`: the sum is `sumHigh + sumLow`, more precise than either alone. */
+  sumHigh: number;
+  sumLow: number;
+  totalWeightHigh: number;
+  totalWeightLow: number;
+  count: number;
+  correct: number;
+  /** First row whose loss is not finite, or -1. */
+  nonFiniteRow: number;
+}
+
+export interface ScoreSummary {
+  /** Per-sample losses in the requested unit. */
+  losses: Float64Array;
+  sum: number;
+  cost: number | null;
+  count: number;
+  totalWeight: number;
+  perplexity: number | null;
+  accuracy: number | null;
+  unit: Unit;
+}
+
+/** The outcome of scoring one task: a summary, the input problems found, or the row whose loss is not finite. */
+export type Evaluation =
+  | { status: 'ok'; summary: ScoreSummary }
+  | { status: 'invalid'; problems: InputProblem[] }
+  /** `row` is the first sample whose loss is not finite, or -1 when only the sum of the losses overflows. */
+  | { status: 'not-finite'; row: number };

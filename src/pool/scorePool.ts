@@ -1,0 +1,76 @@
+import { Piscina } from 'piscina';
+import type { Evaluation, ScoreTask } from '../kernel/types.js';
+
+export interface ScorePoolOptions {
+  workers: number;
+  maxQueue: number;
+}
+
+/** Workers are compiled JavaScript: when this module runs from TypeScript sources (tests), use the build's worker. */
+function workerFile(): string {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../dist/pool/worker.js', here).href : new URL('./worker.js', here).href;
+}
+
+/** Why a task could not be run; mapped to a 503 by the HTTP layer. */
+export class PoolUnavailableError extends Error {
+  constructor(
+    readonly reason: 'queue-full' | 'closed' | 'worker-failed' | 'aborted',
+    options?: ErrorOptions,
+  ) {
+    super(`scoring pool unavailable: ${reason}`, options);
+    this.name = 'PoolUnavailableError';
+  }
+}
+
+/**
+ * A bounded pool of worker threads that run the kernel's `evaluate`. Tasks beyond `maxQueue` waiting ones are
+ * refused at once rather than queued without bound. The task's typed arrays are moved to the worker (the caller
+ * must not touch them afterwards) and the losses are moved back.
+ */
+export class ScorePool {
+  readonly #pool: Piscina<ScoreTask, Evaluation>;
+  #closed = false;
+
+  constructor(options: ScorePoolOptions) {
+    this.#pool = new Piscina<ScoreTask, Evaluation>({
+      filename: workerFile(),
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      maxQueue: options.maxQueue,
+      idleTimeout: 60_000,
+    });
+  }
+
+  async run(task: ScoreTask, signal?: AbortSignal): Promise<Evaluation> {
+    if (this.#closed) throw new PoolUnavailableError('closed');
+    const transferList: ArrayBuffer[] = [task.input.buffer as ArrayBuffer];
+    for (const a of [task.labels, task.targets, task.classWeights]) if (a !== null) transferList.push(a.buffer as ArrayBuffer);
+    try {
+      return await this.#pool.run(task, { transferList, ...(signal === undefined ? {} : { signal }) });
+    } catch (err) {
+      if (err instanceof Error && err.message === 'Task queue is at limit') throw new PoolUnavailableError('queue-full', { cause: err });
+      if (err instanceof Error && err.name === 'AbortError') throw new PoolUnavailableError('aborted', { cause: err });
+      if (this.#closed) throw new PoolUnavailableError('closed', { cause: err });
+      throw new PoolUnavailableError('worker-failed', { cause: err });
+    }
+  }
+
+  get queueSize(): number {
+    return this.#pool.queueSize;
+  }
+
+  get utilization(): number {
+    return this.#pool.utilization;
+  }
+
+  get threads(): number {
+    return this.#pool.threads.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.close();
+  }
+}

@@ -89,7 +89,17 @@ const aggregates = {
 };
 
 export const costResponseSchema = z.object(aggregates).meta({
-  examples: [{ sum: 0.6370, cost: 0.3185, count: 2, total_weight: 2, perplexity: 1.375, accuracy: 1, unit: 'nats' }],
+  examples: [
+    {
+      sum: 0.6370795392983712,
+      cost: 0.3185397696491856,
+      count: 2,
+      total_weight: 2,
+      perplexity: 1.3751183080690983,
+      accuracy: 1,
+      unit: 'nats',
+    },
+  ],
 });
 
 export const lossResponseSchema = z
@@ -100,12 +110,12 @@ export const lossResponseSchema = z
   .meta({
     examples: [
       {
-        losses: [0.417, 0.220],
-        sum: 0.6370,
-        cost: 0.3185,
+        losses: [0.41703001627783354, 0.22004952302053776],
+        sum: 0.6370795392983712,
+        cost: 0.3185397696491856,
         count: 2,
         total_weight: 2,
-        perplexity: 1.375,
+        perplexity: 1.3751183080690983,
         accuracy: 1,
         unit: 'nats',
       },

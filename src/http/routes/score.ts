@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
-import { evaluate } from '../../kernel/evaluate.js';
 import type { ScorePool } from '../../pool/scorePool.js';
 import { decodeScoreRequest } from '../decode.js';
 import { ERRORS } from '../errors.js';
 import { respond } from '../outcome.js';
+import { scoreTask } from '../scoring.js';
 import { costResponseSchema, jsonSchemaOf, lossResponseSchema, problemSchema, scoreRequestSchema } from '../schemas.js';
 
 export interface ScoreRoutesOptions {
@@ -62,13 +62,7 @@ export async function scoreRoutes(app: FastifyInstance, { config, pool }: ScoreR
       },
       async (request) => {
         const decoded = decodeScoreRequest(request.body, { maxElements: config.maxElements });
-        const evaluation =
-          decoded.task.input.length <= config.inlineMaxElements
-            ? evaluate(decoded.task)
-            : await pool.run(
-                decoded.task,
-                config.requestTimeoutMs > 0 ? AbortSignal.timeout(config.requestTimeoutMs) : undefined,
-              );
+        const evaluation = await scoreTask(decoded.task, { config, pool });
         return route.withLosses ? respond(evaluation, decoded, true) : respond(evaluation, decoded, false);
       },
     );

@@ -12,11 +12,12 @@ export function evaluate(task: ScoreTask): Evaluation {
   if (problems.length > 0) return { status: 'invalid', problems };
   const rows = crossEntropyRows(task);
   if (rows.nonFiniteRow >= 0) return { status: 'not-finite', row: rows.nonFiniteRow };
-  const summary = summarize(rows, task.unit);
-  if (summary === null) return { status: 'not-finite', row: -1 };
   if (task.unit === 'bits') {
-    const row = summary.losses.findIndex((x) => !Number.isFinite(x));
+    // A loss just below the float64 maximum in nats is above it in bits.
+    const row = rows.losses.findIndex((x) => !Number.isFinite(x / Math.LN2));
     if (row >= 0) return { status: 'not-finite', row };
   }
+  const summary = summarize(rows, task.unit);
+  if (summary === null) return { status: 'not-finite', row: -1 };
   return { status: 'ok', summary };
 }

@@ -1,0 +1,20 @@
+import type { ScoreTask } from '../../src/kernel/types.js';
+import type { ReferenceRequest } from '../highPrecision.js';
+
+/** A kernel task from rows of numbers, for tests. */
+export function taskOf(r: ReferenceRequest & { unit?: 'nats' | 'bits' }): ScoreTask {
+  const classes = r.input[0]!.length;
+  return {
+    kind: r.kind,
+    rows: r.input.length,
+    classes,
+    input: Float64Array.from(r.input.flat()),
+    labels: r.labels === undefined ? null : Float64Array.from(r.labels),
+    targets: r.targets === undefined ? null : Float64Array.from(r.targets.flat()),
+    classWeights: r.classWeights === undefined ? null : Float64Array.from(r.classWeights),
+    ignoreIndex: r.ignoreIndex ?? -100,
+    labelSmoothing: r.labelSmoothing ?? 0,
+    epsilon: r.epsilon ?? 0,
+    unit: r.unit ?? 'nats',
+  };
+}

@@ -4,6 +4,7 @@ import { registerDocs } from './http/docs.js';
 import { ProblemError } from './http/errors.js';
 import { handleError, handleNotFound } from './http/errorHandler.js';
 import { healthRoutes } from './http/routes/health.js';
+import { inferenceRoutes } from './http/routes/inference.js';
 import { scoreRoutes } from './http/routes/score.js';
 import { evaluate } from './kernel/evaluate.js';
 import type { ScoreTask } from './kernel/types.js';
@@ -31,7 +32,7 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   app.setValidatorCompiler(() => (data) => ({ value: data }));
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
-  app.removeContentTypeParser(['application/json']);
+  app.removeAllContentTypeParsers(); // only JSON here; the inference routes add their binary form
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     try {
       done(null, JSON.parse(body as string));
@@ -66,12 +67,12 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   });
 
   await registerDocs(app);
-  await app.register(healthRoutes, {
-    readiness: {
-      notReadyBecause: () => (closing ? 'shutting down' : warmedUp ? null : 'the worker pool is starting'),
-    },
-  });
+  const readiness = {
+    notReadyBecause: () => (closing ? 'shutting down' : warmedUp ? null : 'the worker pool is starting'),
+  };
+  await app.register(healthRoutes, { readiness });
   await app.register(scoreRoutes, { config, pool });
+  await app.register(inferenceRoutes, { config, pool, readiness });
   return app;
 }
 

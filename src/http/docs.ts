@@ -23,6 +23,7 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'scoring', description: 'Cross-entropy losses and costs' },
         { name: 'health', description: 'Liveness and readiness probes' },
+        { name: 'inference', description: 'Open Inference Protocol v2 (KServe, Triton) with binary tensors' },
       ],
       components: {
         schemas: {

@@ -14,7 +14,12 @@ const FASTIFY_ERRORS: Record<string, (e: FastifyError) => ProblemError> = {
   FST_ERR_CTP_INVALID_JSON_BODY: () => ProblemError.of('XENT_INVALID_JSON', '', 'the body is not valid JSON'),
 };
 
-function asProblem(error: FastifyError | Error): ProblemError | null {
+/** Any error in the catalog's terms; what is not a known client error is a bare XENT_INTERNAL. */
+export function asProblem(error: FastifyError | Error): ProblemError {
+  return knownProblem(error) ?? ProblemError.of('XENT_INTERNAL', '', 'internal error');
+}
+
+function knownProblem(error: FastifyError | Error): ProblemError | null {
   if (error instanceof ProblemError) return error;
   if (error instanceof PoolUnavailableError) {
     switch (error.reason) {
@@ -43,7 +48,7 @@ function asProblem(error: FastifyError | Error): ProblemError | null {
  * `err` and answered with a bare 500 whose message says nothing about the internals.
  */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
-  const problem = asProblem(error) ?? ProblemError.of('XENT_INTERNAL', '', 'internal error');
+  const problem = asProblem(error);
   if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
   void reply
     .code(problem.status)

@@ -22,6 +22,8 @@ export const ERRORS = {
   XENT_LABEL_OUT_OF_RANGE: { status: 400, title: 'Label out of range' },
   XENT_LABEL_ON_MASKED_CLASS: { status: 400, title: 'Label on a masked class' },
   XENT_ROW_ALL_MASKED: { status: 400, title: 'Every class of a sample is masked' },
+  XENT_UNSUPPORTED_DATATYPE: { status: 400, title: 'Unsupported tensor datatype' },
+  XENT_INVALID_BINARY_DATA: { status: 400, title: 'Malformed binary tensor data' },
   XENT_BAD_REQUEST: { status: 400, title: 'Bad request' },
   XENT_UNAUTHORIZED: { status: 401, title: 'Missing or invalid API key' },
   XENT_NOT_FOUND: { status: 404, title: 'Not found' },

@@ -1,0 +1,296 @@
+import { promisify } from 'node:util';
+import { gunzip, inflate } from 'node:zlib';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../../config.js';
+import { decodeInferenceRequest } from '../../oip/decode.js';
+import { encodeInferenceResponse } from '../../oip/encode.js';
+import { EXTENSIONS, MODEL_METADATA, MODEL_NAME, MODEL_VERSION } from '../../oip/model.js';
+import {
+  inferenceErrorSchema,
+  inferenceRequestSchema,
+  inferenceResponseSchema,
+  liveSchema,
+  modelMetadataSchema,
+  modelReadySchema,
+  readySchema,
+  serverMetadataSchema,
+} from '../../oip/schemas.js';
+import type { ScorePool } from '../../pool/scorePool.js';
+import { SERVICE_VERSION } from '../docs.js';
+import { ProblemError } from '../errors.js';
+import { asProblem } from '../errorHandler.js';
+import { respond } from '../outcome.js';
+import { jsonSchemaOf } from '../schemas.js';
+import { scoreTask } from '../scoring.js';
+import type { Readiness } from './health.js';
+
+export interface InferenceRoutesOptions {
+  config: Readonly<Config>;
+  pool: ScorePool;
+  readiness: Readiness;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const BINARY_TYPE = 'application/octet-stream';
+const HEADER_LENGTH = 'inference-header-content-length';
+
+/**
+ * Content types an inference request may come with. Triton's Python client sends binary requests with no
+ * Content-Type at all, and `curl --data-binary` (the usual way to send a prepared body) with its default
+ * application/x-www-form-urlencoded; both are read like application/octet-stream.
+ */
+const ACCEPTED_TYPES = new Set(['', 'application/json', 'application/octet-stream', 'application/x-www-form-urlencoded']);
+
+/** Triton's client compresses request bodies with gzip or deflate on request. */
+const DECOMPRESS = { gzip: promisify(gunzip), deflate: promisify(inflate) } as const;
+
+const error = jsonSchemaOf(inferenceErrorSchema);
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
+const jsonResponse = (description: string, schema: Record<string, unknown>) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+/**
+ * The Open Inference Protocol v2 (KServe, Triton, Seldon MLServer) over REST, with the binary tensor data extension:
+ * one model, `cross_entropy`, version 1. Encapsulated under /v2 with its own body parser, error handler and not-found
+ * handler, because the protocol answers errors as `{"error": "..."}` rather than problem documents.
+ */
+export async function inferenceRoutes(app: FastifyInstance, options: InferenceRoutesOptions): Promise<void> {
+  await app.register(v2Routes, { ...options, prefix: '/v2' });
+}
+
+async function v2Routes(app: FastifyInstance, { config, pool, readiness }: InferenceRoutesOptions): Promise<void> {
+  // Every body is read as bytes (within the app's body limit): the JSON header and any binary tensor data after it
+  // are split by decodeInferenceRequest, which reads the tensors straight from this one buffer.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, async (request: FastifyRequest, body: Buffer | string) =>
+    decompress(request, body as Buffer, config.bodyLimit),
+  );
+  app.setErrorHandler(handleInferenceError);
+  app.setNotFoundHandler(handleInferenceNotFound);
+
+  app.get(
+    '/',
+    {
+      schema: {
+        summary: 'Server metadata',
+        description: 'Open Inference Protocol server metadata: name, version and the extensions supported (binary_tensor_data).',
+        tags: ['inference'],
+        response: { 200: jsonResponse('Server metadata', jsonSchemaOf(serverMetadataSchema)) },
+      },
+    },
+    async () => ({ name: 'xent', version: SERVICE_VERSION, extensions: [...EXTENSIONS] }),
+  );
+
+  app.get(
+    '/health/live',
+    {
+      schema: {
+        summary: 'Server live',
+        description: 'Open Inference Protocol liveness: 200 while the process answers.',
+        tags: ['inference'],
+        response: { 200: jsonResponse('Live', jsonSchemaOf(liveSchema)) },
+      },
+    },
+    async () => ({ live: true }),
+  );
+
+  app.get(
+    '/health/ready',
+    {
+      schema: {
+        summary: 'Server ready',
+        description: 'Open Inference Protocol readiness: 200 once the worker pool is up, 503 while starting or shutting down.',
+        tags: ['inference'],
+        response: {
+          200: jsonResponse('Ready', jsonSchemaOf(readySchema)),
+          503: jsonResponse('Not ready, with the reason', jsonSchemaOf(readySchema)),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const reason = readiness.notReadyBecause();
+      if (reason === null) return { ready: true };
+      return reply.code(503).header('retry-after', '1').send({ ready: false, error: reason });
+    },
+  );
+
+  for (const base of ['/models/:model_name', '/models/:model_name/versions/:model_version']) {
+    const versioned = base.includes(':model_version');
+    const params = {
+      type: 'object',
+      properties: {
+        model_name: { type: 'string', description: `The model: ${MODEL_NAME} is the only one.` },
+        ...(versioned ? { model_version: { type: 'string', description: `The model version: ${MODEL_VERSION} is the only one.` } } : {}),
+      },
+      required: versioned ? ['model_name', 'model_version'] : ['model_name'],
+    };
+    const notFound = errorResponse('Unknown model or version');
+
+    app.get(
+      base,
+      {
+        onRequest: checkModel,
+        schema: {
+          summary: 'Model metadata',
+          description:
+            'Inputs and outputs of the model with datatypes and shapes (-1 = variable). The shapes show the 2-D case; ' +
+            'any number of leading dimensions is accepted, floating-point inputs take FP16, BF16, FP32 or FP64 and ' +
+            'labels INT32 or INT64.',
+          tags: ['inference'],
+          params,
+          response: { 200: jsonResponse('Model metadata', jsonSchemaOf(modelMetadataSchema)), 404: notFound },
+        },
+      },
+      async () => MODEL_METADATA,
+    );
+
+    app.get(
+      `${base}/ready`,
+      {
+        onRequest: checkModel,
+        schema: {
+          summary: 'Model ready',
+          description: 'Whether the model is ready for inference: 200 once the worker pool is up, else 503.',
+          tags: ['inference'],
+          params,
+          response: {
+            200: jsonResponse('Ready', jsonSchemaOf(modelReadySchema)),
+            404: notFound,
+            503: jsonResponse('Not ready, with the reason', jsonSchemaOf(modelReadySchema)),
+          },
+        },
+      },
+      async (_request, reply) => {
+        const reason = readiness.notReadyBecause();
+        if (reason === null) return { name: MODEL_NAME, ready: true };
+        return reply.code(503).header('retry-after', '1').send({ name: MODEL_NAME, ready: false, error: reason });
+      },
+    );
+
+    app.post(
+      `${base}/infer`,
+      {
+        onRequest: [checkModel, checkBodyHeaders],
+        schema: {
+          summary: 'Inference: cross-entropy of a batch',
+          description:
+            'Open Inference Protocol inference. Inputs by name: logits or probabilities ([..., C]; FP16, BF16, FP32, FP64), ' +
+            'labels (INT32, INT64; the shape without C) or targets (floating point, the input shape), optional ' +
+            'class_weights ([C]). Request parameters ignore_index, label_smoothing, epsilon and unit mean what they mean ' +
+            'in POST /loss. Outputs: losses (FP64, or FP32 with the output parameter datatype), sum, cost, count (INT64), ' +
+            'total_weight, perplexity, accuracy; cost, perplexity and accuracy have shape [0] when undefined. ' +
+            'Binary tensor data extension: send application/octet-stream with Inference-Header-Content-Length = the length ' +
+            'of the JSON header, followed by each binary input (parameters.binary_data_size) in input order, little-endian; ' +
+            'ask for binary outputs with the output parameter binary_data or the request parameter binary_data_output. ' +
+            'JSON data in FP32, FP16 or BF16 is rounded to that type. Errors are {"error": "...", "code": "XENT_..."}.',
+          tags: ['inference'],
+          params,
+          body: {
+            content: {
+              'application/json': { schema: jsonSchemaOf(inferenceRequestSchema) },
+              [BINARY_TYPE]: {
+                schema: {
+                  type: 'string',
+                  format: 'binary',
+                  description: 'The JSON inference request (Inference-Header-Content-Length bytes), then the binary tensor data.',
+                },
+              },
+            },
+          },
+          response: {
+            200: {
+              description: 'The outputs; binary outputs follow the JSON header (Inference-Header-Content-Length bytes)',
+              content: {
+                'application/json': { schema: jsonSchemaOf(inferenceResponseSchema) },
+                [BINARY_TYPE]: { schema: { type: 'string', format: 'binary' } },
+              },
+            },
+            400: errorResponse('Malformed or invalid request: bad JSON, shapes, datatypes, binary data sizes, values'),
+            404: notFound,
+            413: errorResponse('Body larger than BODY_LIMIT, or more numbers than MAX_ELEMENTS'),
+            415: errorResponse('Unsupported Content-Type or Content-Encoding'),
+            422: errorResponse('A loss or the sum is not finite'),
+            503: errorResponse('Overloaded, timed out or shutting down; retry after Retry-After seconds'),
+          },
+        },
+      },
+      async (request, reply) => {
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const decoded = decodeInferenceRequest(body, request.headers[HEADER_LENGTH], { maxElements: config.maxElements });
+        const evaluation = await scoreTask(decoded.task, { config, pool });
+        const figures = respond(evaluation, decoded.layout, false);
+        if (evaluation.status !== 'ok') throw new Error('unreachable: respond throws for a failed evaluation');
+        const encoded = encodeInferenceResponse(figures, evaluation.summary.losses, decoded);
+        if (encoded.kind === 'json') return reply.type(JSON_TYPE).send(encoded.body);
+        return reply.type(BINARY_TYPE).header(HEADER_LENGTH, String(encoded.headerLength)).send(encoded.body);
+      },
+    );
+  }
+}
+
+/** Answers 404 before the body is read when the URL names another model or version. */
+async function checkModel(request: FastifyRequest): Promise<void> {
+  const { model_name: name, model_version: version } = request.params as { model_name: string; model_version?: string };
+  if (name !== MODEL_NAME) {
+    throw ProblemError.of('XENT_NOT_FOUND', '', `unknown model "${excerpt(name)}"; this server serves "${MODEL_NAME}"`);
+  }
+  if (version !== undefined && version !== MODEL_VERSION) {
+    throw ProblemError.of('XENT_NOT_FOUND', '', `model "${MODEL_NAME}" has no version "${excerpt(version)}"; its only version is "${MODEL_VERSION}"`);
+  }
+}
+
+/** Refuses a body of another Content-Type or Content-Encoding before it is read. */
+async function checkBodyHeaders(request: FastifyRequest): Promise<void> {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!ACCEPTED_TYPES.has(type)) {
+    throw ProblemError.of(
+      'XENT_UNSUPPORTED_MEDIA_TYPE',
+      '',
+      `Content-Type ${excerpt(type)} is not supported; send application/json, or application/octet-stream with Inference-Header-Content-Length for binary tensor data`,
+    );
+  }
+  const encoding = contentEncodingOf(request);
+  if (encoding !== 'identity' && !Object.hasOwn(DECOMPRESS, encoding)) {
+    throw ProblemError.of('XENT_UNSUPPORTED_MEDIA_TYPE', '', `Content-Encoding ${excerpt(encoding)} is not supported; send gzip, deflate or identity`);
+  }
+}
+
+function contentEncodingOf(request: FastifyRequest): string {
+  return (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+}
+
+/** The body as sent, or inflated as Content-Encoding says, within the body limit as well (no zip bombs). */
+async function decompress(request: FastifyRequest, body: Buffer, bodyLimit: number): Promise<Buffer> {
+  const encoding = contentEncodingOf(request);
+  if (encoding !== 'gzip' && encoding !== 'deflate') return body;
+  try {
+    return await DECOMPRESS[encoding](body, { maxOutputLength: bodyLimit });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw ProblemError.of('XENT_BODY_TOO_LARGE', '', 'the decompressed request body exceeds the configured limit');
+    }
+    throw ProblemError.of('XENT_BAD_REQUEST', '', `the body is not valid ${encoding} data, as Content-Encoding says`);
+  }
+}
+
+/** Every problem as `{"error": "<pointer>: <detail>; ..."}` (the first one as the JSON API's `detail`), plus its code. */
+function handleInferenceError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  const problem = asProblem(error);
+  if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+  const message = problem.issues.map((i) => (i.pointer === '' ? i.detail : `${i.pointer}: ${i.detail}`)).join('; ');
+  void reply.code(problem.status).headers(problem.headers).type(JSON_TYPE).send({ error: message, code: problem.code });
+}
+
+function handleInferenceNotFound(request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.url.split('?')[0]!;
+  void reply
+    .code(404)
+    .type(JSON_TYPE)
+    .send({ error: `no route ${request.method} ${path.length <= 200 ? path : `${path.slice(0, 200)}…`}`, code: 'XENT_NOT_FOUND' });
+}
+
+function excerpt(s: string, max = 60): string {
+  return s.length <= max ? s : `${s.slice(0, max)}…`;
+}

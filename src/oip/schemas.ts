@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { scoreOptionsSchema } from '../http/schemas.js';
+import { INPUT_NAMES, OUTPUT_NAMES } from './model.js';
+import { FLOAT_DATATYPES, INTEGER_DATATYPES } from './tensors.js';
+
+/**
+ * The Open Inference Protocol v2 documents, for the OpenAPI document. Requests are checked by `decodeInferenceRequest`
+ * (which must also read binary tensor data and give precise messages), the options by `scoreOptionsSchema` itself.
+ */
+
+const tensorData = (description: string) => z.array(z.unknown()).meta({ description, 'x-tensor': true });
+const datatype = z.enum([...FLOAT_DATATYPES, ...INTEGER_DATATYPES]);
+
+export const tensorMetadataSchema = z.object({
+  name: z.string(),
+  datatype: z.string(),
+  shape: z.array(z.number().int()).meta({ description: 'Dimensions; -1 is a variable dimension.' }),
+});
+
+export const serverMetadataSchema = z
+  .object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) })
+  .meta({ examples: [{ name: 'xent', version: '0.1.0', extensions: ['binary_tensor_data'] }] });
+
+export const modelMetadataSchema = z.object({
+  name: z.string(),
+  versions: z.array(z.string()),
+  platform: z.string(),
+  inputs: z.array(tensorMetadataSchema),
+  outputs: z.array(tensorMetadataSchema),
+});
+
+export const liveSchema = z.object({ live: z.boolean() });
+export const readySchema = z.object({ ready: z.boolean(), error: z.string().optional() });
+export const modelReadySchema = z.object({ name: z.string(), ready: z.boolean(), error: z.string().optional() });
+
+export const inferenceErrorSchema = z
+  .object({
+    error: z.string().meta({
+      description:
+        'What is wrong, led by where: a JSON pointer into the JSON header (/inputs/0/shape) or /<tensor>/<index>... for an element of a tensor.',
+    }),
+    code: z.string().meta({ description: 'Stable machine-readable error code from the error catalog.' }),
+  })
+  .meta({ description: 'Open Inference Protocol error ({"error": ...}), with the catalog code added' });
+
+const requestInputSchema = z.object({
+  name: z.enum(INPUT_NAMES as [string, ...string[]]),
+  shape: z.array(z.number().int().min(0)).meta({ description: 'Dimensions, class dimension last for logits, probabilities and targets.' }),
+  datatype: datatype.meta({ description: 'FP16, BF16, FP32 or FP64 for floating-point inputs; INT32 or INT64 for labels.' }),
+  parameters: z
+    .object({
+      binary_data_size: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .meta({ description: 'Binary tensor data extension: the tensor is this many bytes after the JSON header.' }),
+    })
+    .optional(),
+  data: tensorData('The values, row-major, flat or nested as the shape says; omitted for binary data.').optional(),
+});
+
+const requestOutputSchema = z.object({
+  name: z.enum(OUTPUT_NAMES),
+  parameters: z
+    .object({
+      binary_data: z.boolean().optional().meta({ description: 'Send this output as binary tensor data.' }),
+      datatype: z.enum(['FP64', 'FP32']).optional().meta({ description: 'losses only: FP64 (default) or FP32.' }),
+    })
+    .optional(),
+});
+
+export const inferenceRequestSchema = z
+  .object({
+    id: z.string().optional().meta({ description: 'Echoed in the response.' }),
+    parameters: z
+      .object({
+        ...scoreOptionsSchema.shape,
+        binary_data_output: z.boolean().optional().meta({ description: 'Send every output as binary tensor data, unless an output says otherwise.' }),
+      })
+      .optional(),
+    inputs: z.array(requestInputSchema),
+    outputs: z
+      .array(requestOutputSchema)
+      .optional()
+      .meta({ description: `Which outputs to return (default all: ${OUTPUT_NAMES.join(', ')}).` }),
+  })
+  .meta({
+    examples: [
+      {
+        id: '42',
+        inputs: [
+          { name: 'logits', shape: [2, 3], datatype: 'FP64', data: [2, 1, 0.1, 0.5, 2.5, 0.3] },
+          { name: 'labels', shape: [2], datatype: 'INT64', data: [0, 1] },
+        ],
+      },
+      {
+        parameters: { label_smoothing: 0.1, unit: 'bits' },
+        inputs: [
+          { name: 'probabilities', shape: [2, 3], datatype: 'FP32', data: [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]] },
+          { name: 'targets', shape: [2, 3], datatype: 'FP32', data: [[1, 0, 0], [0, 0.9, 0.1]] },
+        ],
+        outputs: [{ name: 'cost' }, { name: 'losses', parameters: { datatype: 'FP32' } }],
+      },
+    ],
+  });
+
+const responseOutputSchema = z.object({
+  name: z.string(),
+  datatype: z.string(),
+  shape: z.array(z.number().int()),
+  parameters: z.object({ binary_data_size: z.number().int() }).optional(),
+  data: tensorData('The values, flat; absent for binary data.').optional(),
+});
+
+export const inferenceResponseSchema = z
+  .object({
+    model_name: z.string(),
+    model_version: z.string(),
+    id: z.string().optional(),
+    parameters: z.object({ unit: z.enum(['nats', 'bits']) }),
+    outputs: z.array(responseOutputSchema),
+  })
+  .meta({
+    examples: [
+      {
+        model_name: 'cross_entropy',
+        model_version: '1',
+        id: '42',
+        parameters: { unit: 'nats' },
+        outputs: [
+          { name: 'losses', datatype: 'FP64', shape: [2], data: [0.41703001627783354, 0.22004952302053776] },
+          { name: 'sum', datatype: 'FP64', shape: [1], data: [0.6370795392983712] },
+          { name: 'cost', datatype: 'FP64', shape: [1], data: [0.3185397696491856] },
+          { name: 'count', datatype: 'INT64', shape: [1], data: [2] },
+          { name: 'total_weight', datatype: 'FP64', shape: [1], data: [2] },
+          { name: 'perplexity', datatype: 'FP64', shape: [1], data: [1.3751183080690983] },
+          { name: 'accuracy', datatype: 'FP64', shape: [1], data: [1] },
+        ],
+      },
+    ],
+  });

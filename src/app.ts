@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { registerDocs } from './http/docs.js';
-import { ProblemError } from './http/errors.js';
+import { parseJsonBody, RawJsonBody } from './http/jsonBody.js';
 import { handleError, handleNotFound } from './http/errorHandler.js';
 import { healthRoutes } from './http/routes/health.js';
 import { inferenceRoutes } from './http/routes/inference.js';
@@ -33,12 +33,17 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   app.removeAllContentTypeParsers(); // only JSON here; the inference routes add their binary form
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  // Large bodies stay raw bytes: a worker parses, validates and scores them, so the event loop only moves buffers.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    const bytes = body as Buffer;
+    if (bytes.length > config.inlineMaxBytes) {
+      done(null, new RawJsonBody(bytes));
+      return;
+    }
     try {
-      done(null, JSON.parse(body as string));
+      done(null, parseJsonBody(bytes.toString('utf8')));
     } catch (err) {
-      const message = err instanceof Error ? err.message : 'unparseable';
-      done(ProblemError.of('XENT_INVALID_JSON', '', message.length <= 200 ? message : `${message.slice(0, 200)}…`), undefined);
+      done(err as Error, undefined);
     }
   });
 

@@ -12,6 +12,7 @@ const envSchema = z.object({
   BODY_LIMIT: integer(1024, 64 * 1024 * 1024),
   MAX_ELEMENTS: integer(1, 16_000_000),
   INLINE_MAX_ELEMENTS: integer(0, 100_000),
+  INLINE_MAX_BYTES: integer(0, 256 * 1024),
   MAX_QUEUE: integer(0, 64),
   REQUEST_TIMEOUT_MS: integer(0, 30_000),
   SHUTDOWN_TIMEOUT_MS: integer(100, 10_000),
@@ -29,6 +30,8 @@ export interface Config {
   maxElements: number;
   /** Requests with at most this many input numbers are scored on the event loop; larger ones in a worker. */
   inlineMaxElements: number;
+  /** JSON bodies up to this many bytes are parsed on the event loop; larger ones are parsed and scored in a worker. */
+  inlineMaxBytes: number;
   /** Tasks waiting for a worker beyond which requests are refused with 503. */
   maxQueue: number;
   /** A scoring request still unanswered after this long gets a 503 (0 = no limit). */
@@ -58,6 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     bodyLimit: e.BODY_LIMIT,
     maxElements: e.MAX_ELEMENTS,
     inlineMaxElements: e.INLINE_MAX_ELEMENTS,
+    inlineMaxBytes: e.INLINE_MAX_BYTES,
     maxQueue: e.MAX_QUEUE,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

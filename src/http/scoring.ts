@@ -15,5 +15,10 @@ export interface Scorer {
  */
 export async function scoreTask(task: ScoreTask, { config, pool }: Scorer): Promise<Evaluation> {
   if (task.input.length <= config.inlineMaxElements) return evaluate(task);
-  return pool.run(task, config.requestTimeoutMs > 0 ? AbortSignal.timeout(config.requestTimeoutMs) : undefined);
+  return pool.run(task, timeoutSignal(config));
+}
+
+/** An AbortSignal firing after REQUEST_TIMEOUT_MS, or none when there is no limit. */
+export function timeoutSignal(config: Readonly<Config>): AbortSignal | undefined {
+  return config.requestTimeoutMs > 0 ? AbortSignal.timeout(config.requestTimeoutMs) : undefined;
 }

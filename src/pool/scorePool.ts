@@ -1,4 +1,5 @@
 import { Piscina } from 'piscina';
+import type { JsonScoreJob, JsonScoreOutcome } from '../http/jsonBody.js';
 import type { Evaluation, ScoreTask } from '../kernel/types.js';
 
 export interface ScorePoolOptions {
@@ -29,11 +30,11 @@ export class PoolUnavailableError extends Error {
  * must not touch them afterwards) and the losses are moved back.
  */
 export class ScorePool {
-  readonly #pool: Piscina<ScoreTask, Evaluation>;
+  readonly #pool: Piscina;
   #closed = false;
 
   constructor(options: ScorePoolOptions) {
-    this.#pool = new Piscina<ScoreTask, Evaluation>({
+    this.#pool = new Piscina({
       filename: workerFile(),
       minThreads: options.workers,
       maxThreads: options.workers,
@@ -42,12 +43,25 @@ export class ScorePool {
     });
   }
 
+  /** Evaluates a decoded task in a worker; its typed arrays are moved there. */
   async run(task: ScoreTask, signal?: AbortSignal): Promise<Evaluation> {
-    if (this.#closed) throw new PoolUnavailableError('closed');
     const transferList: ArrayBuffer[] = [task.input.buffer as ArrayBuffer];
     for (const a of [task.labels, task.targets, task.classWeights]) if (a !== null) transferList.push(a.buffer as ArrayBuffer);
+    return (await this.#submit(task, 'default', transferList, signal)) as Evaluation;
+  }
+
+  /** Parses, validates and scores a raw JSON body in a worker; the bytes are moved there when they own their buffer. */
+  async runJson(job: JsonScoreJob, signal?: AbortSignal): Promise<JsonScoreOutcome> {
+    const { bytes } = job;
+    const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    const sent = owned ? job : { ...job, bytes: bytes.slice() };
+    return (await this.#submit(sent, 'scoreJson', [sent.bytes.buffer as ArrayBuffer], signal)) as JsonScoreOutcome;
+  }
+
+  async #submit(task: unknown, name: string, transferList: ArrayBuffer[], signal?: AbortSignal): Promise<unknown> {
+    if (this.#closed) throw new PoolUnavailableError('closed');
     try {
-      return await this.#pool.run(task, { transferList, ...(signal === undefined ? {} : { signal }) });
+      return await this.#pool.run(task, { name, transferList, ...(signal === undefined ? {} : { signal }) });
     } catch (err) {
       if (err instanceof Error && err.message === 'Task queue is at limit') throw new PoolUnavailableError('queue-full', { cause: err });
       if (err instanceof Error && err.name === 'AbortError') throw new PoolUnavailableError('aborted', { cause: err });

@@ -1,18 +1,28 @@
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { scoreJsonBody, type JsonScoreJob, type JsonScoreOutcome } from '../http/jsonBody.js';
 import { evaluate } from '../kernel/evaluate.js';
 import type { Evaluation, ScoreTask } from '../kernel/types.js';
 
-/** Pool entry point: the same `evaluate` as the inline path; the losses' buffer is moved back, not copied. */
-export default function scoreInWorker(task: ScoreTask): Evaluation {
-  const evaluation = evaluate(task);
-  if (evaluation.status !== 'ok') return evaluation;
-  const losses = evaluation.summary.losses;
+/** Wraps a result so that piscina moves `buffer` back to the main thread instead of copying it. */
+function moving<T extends object>(value: T, buffer: ArrayBufferLike): T {
   return move({
     get [transferableSymbol]() {
-      return [losses.buffer];
+      return [buffer];
     },
     get [valueSymbol]() {
-      return evaluation;
+      return value;
     },
-  }) as unknown as Evaluation;
+  }) as unknown as T;
+}
+
+/** Pool entry point for decoded tasks: the same `evaluate` as the inline path. */
+export default function scoreInWorker(task: ScoreTask): Evaluation {
+  const evaluation = evaluate(task);
+  return evaluation.status === 'ok' ? moving(evaluation, evaluation.summary.losses.buffer) : evaluation;
+}
+
+/** Pool entry point for raw JSON bodies: parse, validate, score and serialise, off the event loop. */
+export function scoreJson(job: JsonScoreJob): JsonScoreOutcome {
+  const outcome = scoreJsonBody(job);
+  return outcome.ok ? moving(outcome, outcome.body.buffer) : outcome;
 }

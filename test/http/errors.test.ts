@@ -97,15 +97,36 @@ const COVERED_ELSEWHERE: Partial<Record<ErrorCode, string>> = {
 };
 
 let apps: Record<'default' | 'small', FastifyInstance>;
+let rawApps: Record<'default' | 'small', FastifyInstance>;
 beforeAll(async () => {
   apps = {
     default: await buildTestApp(),
     small: await buildTestApp({ bodyLimit: 2048, maxElements: 4 }),
   };
+  rawApps = {
+    default: await buildTestApp({ inlineMaxBytes: 0 }),
+    small: await buildTestApp({ bodyLimit: 2048, maxElements: 4, inlineMaxBytes: 0 }),
+  };
 });
 afterAll(async () => {
-  await apps.default.close();
-  await apps.small.close();
+  for (const app of [...Object.values(apps), ...Object.values(rawApps)]) await app.close();
+});
+
+describe('error catalogue - bodies parsed in a worker give identical problems', () => {
+  for (const c of CASES.filter((c) => c.method !== 'GET')) {
+    it(c.name, async () => {
+      const request = {
+        method: 'POST' as const,
+        url: c.url ?? '/loss',
+        payload: c.raw ?? JSON.stringify(c.body),
+        headers: { 'content-type': c.contentType ?? 'application/json' },
+      };
+      const inline = await apps[c.app ?? 'default'].inject(request);
+      const raw = await rawApps[c.app ?? 'default'].inject(request);
+      expect(raw.statusCode).toBe(inline.statusCode);
+      expect(raw.body).toBe(inline.body);
+    });
+  }
 });
 
 describe('error catalogue', () => {

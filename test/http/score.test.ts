@@ -4,13 +4,16 @@ import { buildTestApp, post } from '../helper.js';
 
 let app: FastifyInstance;
 let workerApp: FastifyInstance;
+let rawApp: FastifyInstance;
 beforeAll(async () => {
   app = await buildTestApp();
-  workerApp = await buildTestApp({ inlineMaxElements: 0 });
+  workerApp = await buildTestApp({ inlineMaxElements: 0 }); // decoded on the event loop, scored in a worker
+  rawApp = await buildTestApp({ inlineMaxBytes: 0 }); // raw bytes parsed, decoded and scored in a worker
 });
 afterAll(async () => {
   await app.close();
   await workerApp.close();
+  await rawApp.close();
 });
 
 // ln(e^2 + e + e^0.1) − 2 and ln(e^0.5 + e^2.5 + e^0.3) − 2.5, by hand with a calculator to 16 digits
@@ -93,7 +96,7 @@ describe('POST /cost', () => {
   });
 });
 
-describe('inline and worker paths', () => {
+describe('inline, worker and raw-body worker paths', () => {
   const bodies = [
     { logits: [[2, 1, 0.1], [0.5, 2.5, 0.3]], labels: [0, 1] },
     { logits: [[[1e15, 1e15 + 0.125], [1, 2]], [[-1e300, 1e300], [3, 3]]], labels: [[0, 1], [0, 1]], label_smoothing: 0.3 },
@@ -105,9 +108,12 @@ describe('inline and worker paths', () => {
     it(`case ${i} - byte-identical responses and status`, async () => {
       for (const url of ['/loss', '/cost']) {
         const a = await post(app, url, body);
-        const b = await post(workerApp, url, body);
-        expect(b.status).toBe(a.status);
-        expect(b.raw).toBe(a.raw);
+        for (const other of [workerApp, rawApp]) {
+          const b = await post(other, url, body);
+          expect(b.status).toBe(a.status);
+          expect(b.headers['content-type']).toBe(a.headers['content-type']);
+          expect(b.raw).toBe(a.raw);
+        }
       }
     });
   }

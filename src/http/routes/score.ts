@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import type { ScorePool } from '../../pool/scorePool.js';
 import { decodeScoreRequest } from '../decode.js';
-import { ERRORS } from '../errors.js';
+import { ERRORS, ProblemError } from '../errors.js';
+import { RawJsonBody } from '../jsonBody.js';
 import { respond } from '../outcome.js';
-import { scoreTask } from '../scoring.js';
+import { scoreTask, timeoutSignal } from '../scoring.js';
 import { costResponseSchema, jsonSchemaOf, lossResponseSchema, problemSchema, scoreRequestSchema } from '../schemas.js';
 
 export interface ScoreRoutesOptions {
@@ -60,8 +61,14 @@ export async function scoreRoutes(app: FastifyInstance, { config, pool }: ScoreR
           },
         },
       },
-      async (request) => {
-        const decoded = decodeScoreRequest(request.body, { maxElements: config.maxElements });
+      async (request, reply) => {
+        const limits = { maxElements: config.maxElements };
+        if (request.body instanceof RawJsonBody) {
+          const outcome = await pool.runJson({ bytes: request.body.bytes, withLosses: route.withLosses, limits }, timeoutSignal(config));
+          if (!outcome.ok) throw new ProblemError(outcome.issues);
+          return reply.type('application/json; charset=utf-8').send(Buffer.from(outcome.body.buffer, outcome.body.byteOffset, outcome.body.byteLength));
+        }
+        const decoded = decodeScoreRequest(request.body, limits);
         const evaluation = await scoreTask(decoded.task, { config, pool });
         return route.withLosses ? respond(evaluation, decoded, true) : respond(evaluation, decoded, false);
       },

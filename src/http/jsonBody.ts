@@ -1,0 +1,48 @@
+import { evaluate } from '../kernel/evaluate.js';
+import { decodeScoreRequest, type DecodeLimits } from './decode.js';
+import { ProblemError, type Issue } from './errors.js';
+import { respond } from './outcome.js';
+
+/** A JSON body held as raw bytes, to be parsed where it is scored (a worker thread) rather than on the event loop. */
+export class RawJsonBody {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** JSON.parse of a request body; a syntax error is XENT_INVALID_JSON with V8's message, cut to a bounded length. */
+export function parseJsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : 'unparseable';
+    throw ProblemError.of('XENT_INVALID_JSON', '', message.length <= 200 ? message : `${message.slice(0, 200)}…`);
+  }
+}
+
+export interface JsonScoreJob {
+  bytes: Uint8Array;
+  withLosses: boolean;
+  limits: DecodeLimits;
+}
+
+/** The response bytes of a scored body, or the issues of a rejected one (the caller raises them as a ProblemError). */
+export type JsonScoreOutcome = { ok: true; body: Uint8Array } | { ok: false; issues: [Issue, ...Issue[]] };
+
+const utf8 = new TextDecoder();
+const encoder = new TextEncoder();
+
+/**
+ * The whole of POST /loss or /cost for a body given as bytes: parse, decode, evaluate, serialise. Runs in a worker
+ * for large bodies so the event loop only moves buffers; every step is the one the inline path takes, so answers and
+ * errors are identical byte for byte.
+ */
+export function scoreJsonBody(job: JsonScoreJob): JsonScoreOutcome {
+  try {
+    const decoded = decodeScoreRequest(parseJsonBody(utf8.decode(job.bytes)), job.limits);
+    const evaluation = evaluate(decoded.task);
+    const response = job.withLosses ? respond(evaluation, decoded, true) : respond(evaluation, decoded, false);
+    return { ok: true, body: encoder.encode(JSON.stringify(response)) };
+  } catch (err) {
+    if (err instanceof ProblemError) return { ok: false, issues: err.issues as [Issue, ...Issue[]] };
+    throw err;
+  }
+}

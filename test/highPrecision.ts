@@ -54,10 +54,19 @@ function negLogProbabilities(kind: ReferenceRequest['kind'], row: number[], epsi
     });
   }
   const z = row.map(exact);
-  const m = z.reduce((a, b) => (a.gt(b) ? a : b));
-  let s = new D(0);
-  for (const zc of z) s = s.plus(zc.minus(m).exp());
-  const lse = m.plus(s.ln());
+  let k = 0;
+  z.forEach((zc, c) => {
+    if (zc.gt(z[k]!)) k = c;
+  });
+  const m = z[k]!;
+  // t = Σ_{c≠k} exp(z_c − m); ln(1 + t) is taken at 40 digits beyond t's magnitude, so a tiny t keeps 40 digits.
+  let t = new D(0);
+  z.forEach((zc, c) => {
+    if (c !== k) t = t.plus(zc.minus(m).exp());
+  });
+  const digits = t.isZero() ? 0 : Math.max(0, -t.e);
+  const Wide = D.clone({ precision: 40 + digits });
+  const lse = m.plus(new D(new Wide(1).plus(new Wide(t.toString())).ln().toString()));
   return z.map((zc) => lse.minus(zc));
 }
 
@@ -107,4 +116,12 @@ export function referenceCrossEntropy(r: ReferenceRequest): ReferenceResult {
 export function relativeError(got: number, want: Dec): number {
   if (want.isZero()) return got === 0 ? 0 : Infinity;
   return exact(got).minus(want).abs().div(want.abs()).toNumber();
+}
+
+/**
+ * Agreement to `tolerance` relative, except where the reference lies below the float64 subnormal resolution: a value
+ * like 1e-500 has no float64 with 13 digits, and the nearest float64 (0 or a few subnormal steps) is the right answer.
+ */
+export function agrees(got: number, want: Dec, tolerance: number): boolean {
+  return relativeError(got, want) <= tolerance || exact(got).minus(want).abs().lte(Number.MIN_VALUE * 16);
 }

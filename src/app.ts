@@ -1,6 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
+import helmet from '@fastify/helmet';
 import { registerDocs } from './http/docs.js';
+import { registerGuards } from './http/guards.js';
+import { Metrics } from './http/metrics.js';
 import { parseJsonBody, RawJsonBody } from './http/jsonBody.js';
 import { handleError, handleNotFound } from './http/errorHandler.js';
 import { healthRoutes } from './http/routes/health.js';
@@ -9,6 +12,13 @@ import { scoreRoutes } from './http/routes/score.js';
 import { evaluate } from './kernel/evaluate.js';
 import type { ScoreTask } from './kernel/types.js';
 import { ScorePool } from './pool/scorePool.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Turns /readyz to 503 ahead of closing, so load balancers stop sending work during the drain delay. */
+    markNotReady(): void;
+  }
+}
 
 export interface AppOptions {
   /** Fastify's logger option; defaults to pino at the configured level. */
@@ -21,10 +31,14 @@ export interface AppOptions {
  */
 export async function buildApp(config: Readonly<Config>, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    // pino; request bodies are never logged, and the Authorization header is redacted from request logs.
+    logger: options.logger ?? { level: config.logLevel, redact: ['req.headers.authorization'] },
     bodyLimit: config.bodyLimit,
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
+    // The whole request (headers and body) must arrive within REQUEST_TIMEOUT_MS: slow bodies do not hold sockets.
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.requestTimeoutMs,
   });
 
   // Route schemas feed the OpenAPI document; validation is zod's and the tensor reader's (see http/decode.ts),
@@ -56,6 +70,7 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   const pool = new ScorePool({ workers: config.workers, maxQueue: config.maxQueue });
   let warmedUp = false;
   let closing = false;
+  const metrics = new Metrics(pool);
   app.addHook('onReady', async () => {
     const check = await pool.run(warmUpTask());
     const expected = evaluate(warmUpTask());
@@ -64,6 +79,9 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
     }
     warmedUp = true;
   });
+  app.decorate('markNotReady', () => {
+    closing = true;
+  });
   app.addHook('preClose', async () => {
     closing = true;
   });
@@ -71,13 +89,28 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
     await pool.close();
   });
 
+  await app.register(helmet, {
+    // Swagger UI at /docs loads only its own scripts and styles; its inline style attributes need 'unsafe-inline'.
+    contentSecurityPolicy: {
+      directives: { 'img-src': ["'self'", 'data:'], 'style-src': ["'self'", "'unsafe-inline'"] },
+    },
+  });
+  await registerGuards(app, config);
+  metrics.register(app);
   await registerDocs(app);
   const readiness = {
-    notReadyBecause: () => (closing ? 'shutting down' : warmedUp ? null : 'the worker pool is starting'),
+    notReadyBecause: (): string | null => {
+      if (closing) return 'shutting down';
+      if (!warmedUp) return 'the worker pool is starting';
+      if (config.maxQueue > 0 && pool.queueSize >= config.maxQueue) return 'the worker queue is full';
+      if (app.isUnderPressure()) return 'the event loop is under pressure';
+      return null;
+    },
   };
+  const scorer = { config, pool, metrics };
   await app.register(healthRoutes, { readiness });
-  await app.register(scoreRoutes, { config, pool });
-  await app.register(inferenceRoutes, { config, pool, readiness });
+  await app.register(scoreRoutes, scorer);
+  await app.register(inferenceRoutes, { ...scorer, readiness });
   return app;
 }
 

@@ -16,6 +16,15 @@ const envSchema = z.object({
   MAX_QUEUE: integer(0, 64),
   REQUEST_TIMEOUT_MS: integer(0, 30_000),
   SHUTDOWN_TIMEOUT_MS: integer(100, 10_000),
+  SHUTDOWN_DRAIN_MS: integer(0, 0),
+  MAX_EVENT_LOOP_DELAY_MS: integer(0, 1000),
+  API_KEYS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k !== ''))
+    .refine((keys) => keys.every((k) => k.length >= 16), 'every key must be at least 16 characters'),
+  RATE_LIMIT: integer(0, 0),
+  RATE_LIMIT_WINDOW_MS: integer(1000, 60_000),
 });
 
 export interface Config {
@@ -38,6 +47,15 @@ export interface Config {
   requestTimeoutMs: number;
   /** How long a graceful shutdown may take before the process exits anyway. */
   shutdownTimeoutMs: number;
+  /** After a signal, how long readiness says 503 while still serving, before the listener closes. */
+  shutdownDrainMs: number;
+  /** Event-loop delay beyond which scoring requests get 503 (0 = no check). */
+  maxEventLoopDelayMs: number;
+  /** Bearer keys accepted on the scoring routes; empty = no authentication. */
+  apiKeys: readonly string[];
+  /** Scoring requests per client (API key, else IP address) per window; 0 = unlimited. */
+  rateLimit: number;
+  rateLimitWindowMs: number;
 }
 
 export class ConfigError extends Error {
@@ -49,7 +67,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const present = Object.fromEntries(Object.keys(envSchema.shape).flatMap((k) => (env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]])));
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(present[String(i.path[0])])}: ${i.message}`);
+    // API_KEYS is a secret: name it, never echo it.
+    const shown = (k: string) => (k === 'API_KEYS' ? '(hidden)' : JSON.stringify(present[k]));
+    const lines = parsed.error.issues.map((i) => `${String(i.path[0])}=${shown(String(i.path[0]))}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
@@ -65,5 +85,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     maxQueue: e.MAX_QUEUE,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
+    apiKeys: Object.freeze(e.API_KEYS),
+    rateLimit: e.RATE_LIMIT,
+    rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
   });
 }

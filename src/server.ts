@@ -13,10 +13,14 @@ try {
 
 const app = await buildApp(config);
 
-// SIGTERM / SIGINT: readiness turns 503, in-flight requests finish, the pool closes, exit 0; past the bound, exit 1.
-closeWithGrace({ delay: config.shutdownTimeoutMs, logger: app.log }, async ({ signal, err }) => {
+// SIGTERM / SIGINT: readiness turns 503 at once; after SHUTDOWN_DRAIN_MS (time for load balancers to notice) the
+// listener closes, in-flight requests finish, the pool closes, exit 0. Past SHUTDOWN_TIMEOUT_MS in all, exit 1.
+const { shutdownDrainMs } = config;
+closeWithGrace({ delay: config.shutdownTimeoutMs + shutdownDrainMs, logger: app.log }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'shutting down after an error');
-  else app.log.info({ signal }, 'shutting down');
+  else app.log.info({ signal, drainMs: shutdownDrainMs }, 'shutting down');
+  app.markNotReady();
+  if (shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, shutdownDrainMs));
   await app.close();
 });
 

@@ -25,7 +25,9 @@ export interface JsonScoreJob {
 }
 
 /** The response bytes of a scored body, or the issues of a rejected one (the caller raises them as a ProblemError). */
-export type JsonScoreOutcome = { ok: true; body: Uint8Array } | { ok: false; issues: [Issue, ...Issue[]] };
+export type JsonScoreOutcome =
+  | { ok: true; body: Uint8Array; samples: number; elements: number }
+  | { ok: false; issues: [Issue, ...Issue[]] };
 
 const utf8 = new TextDecoder();
 const encoder = new TextEncoder();
@@ -40,7 +42,8 @@ export function scoreJsonBody(job: JsonScoreJob): JsonScoreOutcome {
     const decoded = decodeScoreRequest(parseJsonBody(utf8.decode(job.bytes)), job.limits);
     const evaluation = evaluate(decoded.task);
     const response = job.withLosses ? respond(evaluation, decoded, true) : respond(evaluation, decoded, false);
-    return { ok: true, body: encoder.encode(JSON.stringify(response)) };
+    const { rows, input } = decoded.task;
+    return { ok: true, body: encoder.encode(JSON.stringify(response)), samples: rows, elements: input.length };
   } catch (err) {
     if (err instanceof ProblemError) return { ok: false, issues: err.issues as [Issue, ...Issue[]] };
     throw err;

@@ -1,7 +1,6 @@
 import { promisify } from 'node:util';
 import { gunzip, inflate } from 'node:zlib';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Config } from '../../config.js';
 import { decodeInferenceRequest } from '../../oip/decode.js';
 import { encodeInferenceResponse } from '../../oip/encode.js';
 import { EXTENSIONS, MODEL_METADATA, MODEL_NAME, MODEL_VERSION } from '../../oip/model.js';
@@ -15,18 +14,15 @@ import {
   readySchema,
   serverMetadataSchema,
 } from '../../oip/schemas.js';
-import type { ScorePool } from '../../pool/scorePool.js';
 import { SERVICE_VERSION } from '../docs.js';
 import { ProblemError } from '../errors.js';
 import { asProblem } from '../errorHandler.js';
 import { respond } from '../outcome.js';
 import { jsonSchemaOf } from '../schemas.js';
-import { scoreTask } from '../scoring.js';
+import { scoreTask, type Scorer } from '../scoring.js';
 import type { Readiness } from './health.js';
 
-export interface InferenceRoutesOptions {
-  config: Readonly<Config>;
-  pool: ScorePool;
+export interface InferenceRoutesOptions extends Scorer {
   readiness: Readiness;
 }
 
@@ -60,7 +56,8 @@ export async function inferenceRoutes(app: FastifyInstance, options: InferenceRo
   await app.register(v2Routes, { ...options, prefix: '/v2' });
 }
 
-async function v2Routes(app: FastifyInstance, { config, pool, readiness }: InferenceRoutesOptions): Promise<void> {
+async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): Promise<void> {
+  const { config, readiness } = options;
   // Every body is read as bytes (within the app's body limit): the JSON header and any binary tensor data after it
   // are split by decodeInferenceRequest, which reads the tensors straight from this one buffer.
   app.removeAllContentTypeParsers();
@@ -172,6 +169,7 @@ async function v2Routes(app: FastifyInstance, { config, pool, readiness }: Infer
     app.post(
       `${base}/infer`,
       {
+        config: { scoring: true },
         onRequest: [checkModel, checkBodyHeaders],
         schema: {
           summary: 'Inference: cross-entropy of a batch',
@@ -219,7 +217,7 @@ async function v2Routes(app: FastifyInstance, { config, pool, readiness }: Infer
       async (request, reply) => {
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const decoded = decodeInferenceRequest(body, request.headers[HEADER_LENGTH], { maxElements: config.maxElements });
-        const evaluation = await scoreTask(decoded.task, { config, pool });
+        const evaluation = await scoreTask(decoded.task, options);
         const figures = respond(evaluation, decoded.layout, false);
         if (evaluation.status !== 'ok') throw new Error('unreachable: respond throws for a failed evaluation');
         const encoded = encodeInferenceResponse(figures, evaluation.summary.losses, decoded);

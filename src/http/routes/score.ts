@@ -1,17 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../../config.js';
-import type { ScorePool } from '../../pool/scorePool.js';
 import { decodeScoreRequest } from '../decode.js';
-import { ERRORS, ProblemError } from '../errors.js';
+import { ERRORS } from '../errors.js';
 import { RawJsonBody } from '../jsonBody.js';
 import { respond } from '../outcome.js';
-import { scoreTask, timeoutSignal } from '../scoring.js';
+import { scoreJsonInWorker, scoreTask, type Scorer } from '../scoring.js';
 import { costResponseSchema, jsonSchemaOf, lossResponseSchema, problemSchema, scoreRequestSchema } from '../schemas.js';
 
-export interface ScoreRoutesOptions {
-  config: Readonly<Config>;
-  pool: ScorePool;
-}
+export type ScoreRoutesOptions = Scorer;
 
 const problem = jsonSchemaOf(problemSchema);
 const problemResponse = (description: string) => ({
@@ -25,7 +20,8 @@ const SEMANTICS =
   'PyTorch; cost = sum / total_weight (the mean PyTorch reduction).';
 
 /** POST /loss and POST /cost: one decoder, one kernel; the two differ only in whether per-sample losses are sent. */
-export async function scoreRoutes(app: FastifyInstance, { config, pool }: ScoreRoutesOptions): Promise<void> {
+export async function scoreRoutes(app: FastifyInstance, scorer: ScoreRoutesOptions): Promise<void> {
+  const { config } = scorer;
   const routes = [
     {
       url: '/loss',
@@ -45,6 +41,7 @@ export async function scoreRoutes(app: FastifyInstance, { config, pool }: ScoreR
     app.post(
       route.url,
       {
+        config: { scoring: true },
         schema: {
           summary: route.summary,
           description: `${route.summary}. ${SEMANTICS} Error codes: ${Object.keys(ERRORS).filter((c) => ERRORS[c as keyof typeof ERRORS].status < 500 || c === 'XENT_OVERLOADED').join(', ')}.`,
@@ -64,12 +61,11 @@ export async function scoreRoutes(app: FastifyInstance, { config, pool }: ScoreR
       async (request, reply) => {
         const limits = { maxElements: config.maxElements };
         if (request.body instanceof RawJsonBody) {
-          const outcome = await pool.runJson({ bytes: request.body.bytes, withLosses: route.withLosses, limits }, timeoutSignal(config));
-          if (!outcome.ok) throw new ProblemError(outcome.issues);
-          return reply.type('application/json; charset=utf-8').send(Buffer.from(outcome.body.buffer, outcome.body.byteOffset, outcome.body.byteLength));
+          const body = await scoreJsonInWorker({ bytes: request.body.bytes, withLosses: route.withLosses, limits }, scorer);
+          return reply.type('application/json; charset=utf-8').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
         }
         const decoded = decodeScoreRequest(request.body, limits);
-        const evaluation = await scoreTask(decoded.task, { config, pool });
+        const evaluation = await scoreTask(decoded.task, scorer);
         return route.withLosses ? respond(evaluation, decoded, true) : respond(evaluation, decoded, false);
       },
     );

@@ -1,0 +1,96 @@
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ScorePool } from '../pool/scorePool.js';
+
+export type ScoringPath = 'inline' | 'worker' | 'worker-json';
+
+/** The service's Prometheus metrics, on a registry of its own (one per app, so tests can build many apps). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #requests = new Counter({
+    name: 'xent_http_requests_total',
+    help: 'HTTP requests answered, by route, method and status code',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly #duration = new Histogram({
+    name: 'xent_http_request_duration_seconds',
+    help: 'Time from request to response, by route, method and status code',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly #scoring = new Histogram({
+    name: 'xent_scoring_seconds',
+    help: 'Time to score one request (kernel plus, in a worker, queueing and parsing), by where it ran',
+    labelNames: ['path'] as const,
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly #samples = new Counter({ name: 'xent_samples_scored_total', help: 'Samples scored', registers: [this.registry] });
+  readonly #elements = new Counter({
+    name: 'xent_elements_scored_total',
+    help: 'Input numbers (samples × classes) scored',
+    registers: [this.registry],
+  });
+  readonly #workerFailures = new Counter({
+    name: 'xent_worker_failures_total',
+    help: 'Tasks lost because a worker thread failed (the pool replaces the worker)',
+    registers: [this.registry],
+  });
+
+  constructor(pool: ScorePool) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'xent_' });
+    new Gauge({
+      name: 'xent_pool_queue_size',
+      help: 'Tasks waiting for a worker thread',
+      registers: [this.registry],
+      collect() {
+        this.set(pool.queueSize);
+      },
+    });
+    new Gauge({
+      name: 'xent_pool_utilization',
+      help: 'Share of the pool capacity in use since start (piscina utilization)',
+      registers: [this.registry],
+      collect() {
+        this.set(pool.utilization);
+      },
+    });
+    new Gauge({
+      name: 'xent_pool_threads',
+      help: 'Worker threads alive',
+      registers: [this.registry],
+      collect() {
+        this.set(pool.threads);
+      },
+    });
+  }
+
+  observeScoring(path: ScoringPath, seconds: number, samples: number, elements: number): void {
+    this.#scoring.observe({ path }, seconds);
+    this.#samples.inc(samples);
+    this.#elements.inc(elements);
+  }
+
+  workerFailed(): void {
+    this.#workerFailures.inc();
+  }
+
+  /** Counts every response and its duration; routes are labelled by their pattern, unknown URLs as one label. */
+  register(app: FastifyInstance): void {
+    app.addHook('onResponse', async (request, reply) => {
+      const labels = { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) };
+      this.#requests.inc(labels);
+      this.#duration.observe(labels, reply.elapsedTime / 1000);
+    });
+    app.get(
+      '/metrics',
+      { schema: { summary: 'Prometheus metrics', tags: ['health'], response: { 200: { description: 'Prometheus text format', type: 'string' } } } },
+      async (_request, reply) => {
+        const text = await this.registry.metrics();
+        return reply.type(this.registry.contentType).serializer((x: unknown) => x as string).send(text);
+      },
+    );
+  }
+}

@@ -23,6 +23,8 @@ declare module 'fastify' {
 export interface AppOptions {
   /** Fastify's logger option; defaults to pino at the configured level. */
   logger?: FastifyServerOptions['logger'];
+  /** Tests only: another worker module for the pool (fault injection). */
+  poolWorkerFile?: string;
 }
 
 /**
@@ -67,7 +69,12 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
     reply.header('x-request-id', request.id);
   });
 
-  const pool = new ScorePool({ workers: config.workers, maxQueue: config.maxQueue });
+  const pool = new ScorePool({
+    workers: config.workers,
+    maxQueue: config.maxQueue,
+    workerMemoryMb: config.workerMaxMemoryMb,
+    ...(options.poolWorkerFile === undefined ? {} : { filename: options.poolWorkerFile }),
+  });
   let warmedUp = false;
   let closing = false;
   const metrics = new Metrics(pool);
@@ -102,7 +109,7 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
     notReadyBecause: (): string | null => {
       if (closing) return 'shutting down';
       if (!warmedUp) return 'the worker pool is starting';
-      if (config.maxQueue > 0 && pool.queueSize >= config.maxQueue) return 'the worker queue is full';
+      if (pool.full) return 'the worker queue is full';
       if (app.isUnderPressure()) return 'the event loop is under pressure';
       return null;
     },

@@ -14,6 +14,7 @@ const envSchema = z.object({
   INLINE_MAX_ELEMENTS: integer(0, 100_000),
   INLINE_MAX_BYTES: integer(0, 256 * 1024),
   MAX_QUEUE: integer(0, 64),
+  WORKER_MAX_MEMORY_MB: integer(64, 1024),
   REQUEST_TIMEOUT_MS: integer(0, 30_000),
   SHUTDOWN_TIMEOUT_MS: integer(100, 10_000),
   SHUTDOWN_DRAIN_MS: integer(0, 0),
@@ -43,6 +44,8 @@ export interface Config {
   inlineMaxBytes: number;
   /** Tasks waiting for a worker beyond which requests are refused with 503. */
   maxQueue: number;
+  /** Heap limit of each worker thread, MB. */
+  workerMaxMemoryMb: number;
   /** A scoring request still unanswered after this long gets a 503 (0 = no limit). */
   requestTimeoutMs: number;
   /** How long a graceful shutdown may take before the process exits anyway. */
@@ -83,6 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     inlineMaxElements: e.INLINE_MAX_ELEMENTS,
     inlineMaxBytes: e.INLINE_MAX_BYTES,
     maxQueue: e.MAX_QUEUE,
+    workerMaxMemoryMb: e.WORKER_MAX_MEMORY_MB,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,

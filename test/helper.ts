@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.js';
+import { buildApp, type AppOptions } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 
 /** The app on the default config (2 workers, silent), with overrides; ready, not listening. Close it in afterAll. */
-export async function buildTestApp(overrides: Partial<Config> = {}): Promise<FastifyInstance> {
+export async function buildTestApp(overrides: Partial<Config> = {}, options: AppOptions = {}): Promise<FastifyInstance> {
   const config = { ...loadConfig({}), workers: 2, ...overrides };
-  const app = await buildApp(Object.freeze(config), { logger: false });
+  const app = await buildApp(Object.freeze(config), { logger: false, ...options });
   await app.ready();
   return app;
 }

@@ -30,7 +30,9 @@ function knownProblem(error: FastifyError | Error): ProblemError | null {
       case 'closed':
         return ProblemError.of('XENT_SHUTTING_DOWN', '', 'the service is shutting down', { 'retry-after': '1' });
       case 'worker-failed':
-        return null;
+        return ProblemError.of('XENT_WORKER_FAILED', '', 'the worker thread scoring this request failed and was replaced', {
+          'retry-after': '1',
+        });
     }
   }
   const code = (error as FastifyError).code;

@@ -35,6 +35,7 @@ export const ERRORS = {
   XENT_INTERNAL: { status: 500, title: 'Internal error' },
   XENT_OVERLOADED: { status: 503, title: 'Overloaded, retry later' },
   XENT_TIMEOUT: { status: 503, title: 'The request took too long' },
+  XENT_WORKER_FAILED: { status: 503, title: 'A worker thread failed; retry' },
   XENT_NOT_READY: { status: 503, title: 'Not ready' },
   XENT_SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
 } as const satisfies Record<string, { status: number; title: string }>;

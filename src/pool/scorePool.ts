@@ -5,6 +5,10 @@ import type { Evaluation, ScoreTask } from '../kernel/types.js';
 export interface ScorePoolOptions {
   workers: number;
   maxQueue: number;
+  /** Old-generation heap limit of each worker; a worker past it dies alone and is replaced. */
+  workerMemoryMb: number;
+  /** The worker module; only tests pass another (a fault injector). Not reachable from HTTP or the environment. */
+  filename?: string;
 }
 
 /** Workers are compiled JavaScript: when this module runs from TypeScript sources (tests), use the build's worker. */
@@ -31,16 +35,25 @@ export class PoolUnavailableError extends Error {
  */
 export class ScorePool {
   readonly #pool: Piscina;
+  readonly #capacity: number;
+  readonly #workers: number;
+  /** Tasks submitted and not yet settled, running or waiting. */
+  #pending = 0;
   #closed = false;
 
   constructor(options: ScorePoolOptions) {
+    this.#workers = options.workers;
+    this.#capacity = options.workers + options.maxQueue;
     this.#pool = new Piscina({
-      filename: workerFile(),
+      filename: options.filename ?? workerFile(),
       minThreads: options.workers,
       maxThreads: options.workers,
-      maxQueue: options.maxQueue,
+      maxQueue: Math.max(1, options.maxQueue),
       idleTimeout: 60_000,
+      resourceLimits: { maxOldGenerationSizeMb: options.workerMemoryMb },
     });
+    // A worker that dies (exit, out of memory) fails only its own task, which is answered 503; piscina starts another.
+    this.#pool.on('error', () => {});
   }
 
   /** Evaluates a decoded task in a worker; its typed arrays are moved there. */
@@ -60,6 +73,9 @@ export class ScorePool {
 
   async #submit(task: unknown, name: string, transferList: ArrayBuffer[], signal?: AbortSignal): Promise<unknown> {
     if (this.#closed) throw new PoolUnavailableError('closed');
+    // The bound is kept here rather than by piscina's maxQueue, which does not count tasks that carry an AbortSignal.
+    if (this.#pending >= this.#capacity) throw new PoolUnavailableError('queue-full');
+    this.#pending++;
     try {
       return await this.#pool.run(task, { name, transferList, ...(signal === undefined ? {} : { signal }) });
     } catch (err) {
@@ -67,11 +83,19 @@ export class ScorePool {
       if (err instanceof Error && err.name === 'AbortError') throw new PoolUnavailableError('aborted', { cause: err });
       if (this.#closed) throw new PoolUnavailableError('closed', { cause: err });
       throw new PoolUnavailableError('worker-failed', { cause: err });
+    } finally {
+      this.#pending--;
     }
   }
 
+  /** Tasks waiting for a worker. */
   get queueSize(): number {
-    return this.#pool.queueSize;
+    return Math.max(0, this.#pending - this.#workers);
+  }
+
+  /** Whether a new task would be refused for want of room. */
+  get full(): boolean {
+    return this.#pending >= this.#capacity;
   }
 
   get utilization(): number {

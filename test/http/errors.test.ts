@@ -89,11 +89,12 @@ const COVERED_ELSEWHERE: Partial<Record<ErrorCode, string>> = {
   XENT_BAD_REQUEST: 'malformed HTTP framing: test/http/errors.test.ts (content-length)',
   XENT_UNAUTHORIZED: 'API_KEYS: test/http/production.test.ts',
   XENT_RATE_LIMITED: 'RATE_LIMIT: test/http/production.test.ts',
-  XENT_INTERNAL: 'never by input; fault injection: test/pool',
-  XENT_OVERLOADED: 'a full queue: test/pool',
-  XENT_TIMEOUT: 'REQUEST_TIMEOUT_MS: test/pool',
-  XENT_NOT_READY: 'shutdown: test/server',
-  XENT_SHUTTING_DOWN: 'shutdown: test/server',
+  XENT_INTERNAL: 'never by input: a bug; test/http/errors.test.ts (handler mapping)',
+  XENT_OVERLOADED: 'a full queue: test/pool/faults.test.ts',
+  XENT_TIMEOUT: 'REQUEST_TIMEOUT_MS: test/pool/faults.test.ts',
+  XENT_WORKER_FAILED: 'fault injection: test/pool/faults.test.ts',
+  XENT_NOT_READY: 'shutdown and overload: test/server/shutdown.test.ts, test/pool/faults.test.ts',
+  XENT_SHUTTING_DOWN: 'a task submitted to a closed pool: test/pool/worker.test.ts',
 };
 
 let apps: Record<'default' | 'small', FastifyInstance>;

@@ -7,7 +7,7 @@ import { taskOf } from '../kernel/taskOf.js';
 
 let pool: ScorePool;
 beforeAll(() => {
-  pool = new ScorePool({ workers: 2, maxQueue: 16 });
+  pool = new ScorePool({ workers: 2, maxQueue: 16, workerMemoryMb: 512 });
 });
 afterAll(() => pool.close());
 
@@ -79,7 +79,7 @@ describe('ScorePool', () => {
   });
 
   it('refuses work once closed', async () => {
-    const closed = new ScorePool({ workers: 1, maxQueue: 1 });
+    const closed = new ScorePool({ workers: 1, maxQueue: 1, workerMemoryMb: 512 });
     await closed.close();
     await expect(closed.run(taskOf({ kind: 'logits', input: [[0, 1]], labels: [0] }))).rejects.toBeInstanceOf(PoolUnavailableError);
   });

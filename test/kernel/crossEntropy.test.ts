@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { crossEntropyRows } from '../../src/kernel/crossEntropy.js';
 import { evaluate } from '../../src/kernel/evaluate.js';
 import type { ScoreSummary } from '../../src/kernel/types.js';
-import { D, exact, referenceCrossEntropy, relativeError, type ReferenceRequest } from '../highPrecision.js';
+import { D, exact, referenceCrossEntropy, relativeError, type ReferenceRequest } from '../reference/highPrecision.mjs';
 import { taskOf } from './taskOf.js';
 
 const TOLERANCE = 1e-13;

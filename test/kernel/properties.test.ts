@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/kernel/evaluate.js';
 import type { ScoreSummary } from '../../src/kernel/types.js';
-import { agrees, referenceCrossEntropy, type ReferenceRequest } from '../highPrecision.js';
+import { agrees, referenceCrossEntropy, type ReferenceRequest } from '../reference/highPrecision.mjs';
 import { taskOf } from './taskOf.js';
 
 function summaryOf(r: Parameters<typeof taskOf>[0]): ScoreSummary {

@@ -1,5 +1,5 @@
 import type { ScoreTask } from '../../src/kernel/types.js';
-import type { ReferenceRequest } from '../highPrecision.js';
+import type { ReferenceRequest } from '../reference/highPrecision.mjs';
 
 /** A kernel task from rows of numbers, for tests. */
 export function taskOf(r: ReferenceRequest & { unit?: 'nats' | 'bits' }): ScoreTask {

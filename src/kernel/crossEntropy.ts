@@ -1,3 +1,4 @@
+import { sumExpShifted } from './exp.js';
 import type { RowLosses, ScoreTask } from './types.js';
 
 /**
@@ -63,19 +64,7 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
     }
 
     // log1p(Σ_{c≠k} exp(z_c − m)): the arg-max term, exactly 1, is left out of the sum and added by log1p.
-    let lse1p = 0;
-    if (isLogits) {
-      let s = 0;
-      let e = 0;
-      for (let c = 0; c < classes; c++) {
-        if (c === k) continue;
-        const x = Math.exp(input[base + c]! - m);
-        const t = s + x;
-        e += s >= x ? s - t + x : x - t + s;
-        s = t;
-      }
-      lse1p = Math.log1p(s + e);
-    }
+    const lse1p = isLogits ? Math.log1p(sumExpShifted(input, base, classes, m, k)) : 0;
 
     let loss = 0;
     if (labels !== null) {

@@ -5,7 +5,9 @@ import { registerDocs } from './http/docs.js';
 import { registerGuards } from './http/guards.js';
 import { Metrics } from './http/metrics.js';
 import { parseJsonBody, RawJsonBody } from './http/jsonBody.js';
+import { handleClientError } from './http/clientError.js';
 import { handleError, handleNotFound } from './http/errorHandler.js';
+import { ProblemError } from './http/errors.js';
 import { healthRoutes } from './http/routes/health.js';
 import { inferenceRoutes } from './http/routes/inference.js';
 import { scoreRoutes } from './http/routes/score.js';
@@ -34,13 +36,26 @@ export interface AppOptions {
 export async function buildApp(config: Readonly<Config>, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     // pino; request bodies are never logged, and the Authorization header is redacted from request logs.
-    logger: options.logger ?? { level: config.logLevel, redact: ['req.headers.authorization'] },
+    logger: options.logger ?? { level: config.logLevel, redact: ['req.headers.authorization', 'err.rawPacket'] },
     bodyLimit: config.bodyLimit,
     requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
-    // The whole request (headers and body) must arrive within REQUEST_TIMEOUT_MS: slow bodies do not hold sockets.
+    // Requests that reach a closing server get our XENT_SHUTTING_DOWN problem (hook below), not Fastify's plain 503.
+    return503OnClosing: false,
+    // The whole request (headers and body) must arrive within REQUEST_TIMEOUT_MS, and an idle socket is closed after
+    // it: slow clients do not hold sockets. Node checks request deadlines every connectionsCheckingInterval (30 s by
+    // default), so it runs at the timeout's own scale.
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.requestTimeoutMs,
+    ...(config.requestTimeoutMs > 0
+      ? {
+          http: {
+            requestTimeout: config.requestTimeoutMs,
+            headersTimeout: config.requestTimeoutMs,
+            connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs),
+          },
+        }
+      : {}),
+    clientErrorHandler: handleClientError,
   });
 
   // Route schemas feed the OpenAPI document; validation is zod's and the tensor reader's (see http/decode.ts),
@@ -89,8 +104,15 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   app.decorate('markNotReady', () => {
     closing = true;
   });
+  let closed = false;
   app.addHook('preClose', async () => {
     closing = true;
+    closed = true;
+  });
+  // After close() began only in-flight requests are served; one arriving on a kept-alive connection is told to go
+  // elsewhere (Fastify has already set Connection: close on it).
+  app.addHook('onRequest', async () => {
+    if (closed) throw ProblemError.of('XENT_SHUTTING_DOWN', '', 'the service is shutting down', { 'retry-after': '1' });
   });
   app.addHook('onClose', async () => {
     await pool.close();

@@ -1,10 +1,12 @@
 import type { InputKind, ScoreTask } from '../kernel/types.js';
 import { ProblemError, type Issue } from './errors.js';
-import { pointerTo } from './pointer.js';
+import { memberPointer, pointerTo } from './pointer.js';
 import { scoreOptionsSchema, scoreRequestSchema } from './schemas.js';
 
 /** At most this many issues are reported for one request. */
 export const MAX_ISSUES = 10;
+/** Tensors have at most this many dimensions (NumPy allows 64, PyTorch 25 on CUDA); deeper nesting is rejected. */
+export const MAX_DIMENSIONS = 32;
 
 const KNOWN_FIELDS = new Set(Object.keys(scoreRequestSchema.shape));
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -41,7 +43,7 @@ export function decodeScoreRequest(body: unknown, limits: DecodeLimits): Decoded
       const guess = closestField(key);
       issues.push({
         code: 'XENT_UNKNOWN_FIELD',
-        pointer: pointerTo(key),
+        pointer: memberPointer('', key),
         detail: `unknown field "${excerpt(key)}"${guess === null ? '' : `; did you mean "${guess}"?`}`,
       });
     }
@@ -150,6 +152,14 @@ function readTensor(
     const path: number[] = [];
     let v = value;
     while (Array.isArray(v)) {
+      if (shape.length === MAX_DIMENSIONS) {
+        issues.push({
+          code: 'XENT_INVALID_SHAPE',
+          pointer: pointerTo(field),
+          detail: `more than ${MAX_DIMENSIONS} dimensions: the arrays are nested too deep`,
+        });
+        return null;
+      }
       shape.push(v.length);
       if (v.length === 0) {
         const what = shape.length === 1 ? 'the batch is empty' : path.length === 0 ? 'no classes' : 'an empty dimension';

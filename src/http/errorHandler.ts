@@ -51,7 +51,9 @@ function knownProblem(error: FastifyError | Error): ProblemError | null {
  */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const problem = asProblem(error);
-  if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+  // Failures of ours are errors with their stack; overload, timeouts and shutdown are expected answers (warn).
+  if (problem.code === 'XENT_INTERNAL' || problem.code === 'XENT_WORKER_FAILED') request.log.error({ err: error }, 'request failed');
+  else if (problem.status >= 500) request.log.warn({ code: problem.code }, problem.issues[0]!.detail);
   void reply
     .code(problem.status)
     .headers(problem.headers)

@@ -29,7 +29,8 @@ export type JsonScoreOutcome =
   | { ok: true; body: Uint8Array; samples: number; elements: number }
   | { ok: false; issues: [Issue, ...Issue[]] };
 
-const utf8 = new TextDecoder();
+// ignoreBOM: a leading byte order mark stays in the text, so JSON.parse refuses it here exactly as on the inline path.
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /**

@@ -1,7 +1,7 @@
-import { MAX_ISSUES } from '../http/decode.js';
+import { MAX_DIMENSIONS, MAX_ISSUES } from '../http/decode.js';
 import { ProblemError, type Issue } from '../http/errors.js';
 import type { RequestLayout } from '../http/outcome.js';
-import { escapeToken, pointerTo, unflatten } from '../http/pointer.js';
+import { escapeToken, memberPointer, pointerTo, unflatten } from '../http/pointer.js';
 import { scoreOptionsSchema } from '../http/schemas.js';
 import type { ScoreTask } from '../kernel/types.js';
 import { INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_NAMES, isFloatDatatype, type InputName, type OutputName } from './model.js';
@@ -81,7 +81,7 @@ export function decodeInferenceRequest(body: Buffer, headerLengthHeader: string 
     } else if (!TOP_LEVEL_FIELDS.has(key)) {
       issues.push({
         code: 'XENT_UNKNOWN_FIELD',
-        pointer: pointerTo(key),
+        pointer: memberPointer('', key),
         detail: `unknown field "${excerpt(key)}"; an inference request has id, parameters, inputs and outputs`,
       });
     }
@@ -222,11 +222,11 @@ function readParameters(value: unknown, pointer: string, known: readonly string[
   }
   for (const [key, v] of Object.entries(value)) {
     if (FORBIDDEN_KEYS.has(key)) {
-      issues.push({ code: 'XENT_FORBIDDEN_KEY', pointer: `${pointer}/${escapeToken(key)}`, detail: `the key "${key}" is not allowed` });
+      issues.push({ code: 'XENT_FORBIDDEN_KEY', pointer: memberPointer(pointer, key), detail: `the key "${key}" is not allowed` });
     } else if (!known.includes(key)) {
       issues.push({
         code: 'XENT_UNKNOWN_FIELD',
-        pointer: `${pointer}/${escapeToken(key)}`,
+        pointer: memberPointer(pointer, key),
         detail: `unknown ${what} parameter "${excerpt(key)}"; the ${what} parameters are ${known.join(', ')}`,
       });
     } else if (v !== null) {
@@ -262,7 +262,7 @@ function readOutputs(value: unknown, binaryDefault: boolean, issues: Issue[]): R
     const fields = entry as Record<string, unknown>;
     for (const key of Object.keys(fields)) {
       if (!OUTPUT_FIELDS.has(key)) {
-        issues.push({ code: 'XENT_UNKNOWN_FIELD', pointer: `${at}/${escapeToken(key)}`, detail: `unknown field "${excerpt(key)}"; an output has name and parameters` });
+        issues.push({ code: 'XENT_UNKNOWN_FIELD', pointer: memberPointer(at, key), detail: `unknown field "${excerpt(key)}"; an output has name and parameters` });
       }
     }
     const name = fields.name;
@@ -320,7 +320,7 @@ function readInputs(value: unknown, issues: Issue[]): Map<InputName, InputSpec> 
       if (!INPUT_FIELDS.has(key)) {
         issues.push({
           code: 'XENT_UNKNOWN_FIELD',
-          pointer: `${at}/${escapeToken(key)}`,
+          pointer: memberPointer(at, key),
           detail: `unknown field "${excerpt(key)}"; an input has name, shape, datatype, parameters and data`,
         });
       }
@@ -368,7 +368,9 @@ function readInput(name: InputName, position: number, fields: Record<string, unk
     issues.push({ code: 'XENT_MISSING_FIELD', pointer: `${at}/shape`, detail: `input "${name}" needs a shape (an array of dimensions), got ${describe(shape)}` });
   } else {
     const bad = shape.findIndex((d) => !(typeof d === 'number' && Number.isSafeInteger(d) && d >= 0));
-    if (bad >= 0) {
+    if (shape.length > MAX_DIMENSIONS) {
+      issues.push({ code: 'XENT_INVALID_SHAPE', pointer: `${at}/shape`, detail: `input "${name}" has ${shape.length} dimensions; at most ${MAX_DIMENSIONS} are supported` });
+    } else if (bad >= 0) {
       issues.push({ code: 'XENT_INVALID_SHAPE', pointer: `${at}/shape/${bad}`, detail: `input "${name}": a dimension must be a non-negative integer, got ${describe(shape[bad])}` });
     } else {
       for (const d of shape as number[]) elements *= d;

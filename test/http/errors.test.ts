@@ -88,6 +88,8 @@ const COVERED_ELSEWHERE: Partial<Record<ErrorCode, string>> = {
   XENT_INVALID_BINARY_DATA: 'test/oip',
   XENT_BAD_REQUEST: 'malformed HTTP framing: test/http/errors.test.ts (content-length)',
   XENT_UNAUTHORIZED: 'API_KEYS: test/http/production.test.ts',
+  XENT_REQUEST_TIMEOUT: 'slow headers on a real socket: test/server/abuse.test.ts',
+  XENT_HEADERS_TOO_LARGE: 'oversized headers on a real socket: test/server/abuse.test.ts',
   XENT_RATE_LIMITED: 'RATE_LIMIT: test/http/production.test.ts',
   XENT_INTERNAL: 'never by input: a bug; test/http/errors.test.ts (handler mapping)',
   XENT_OVERLOADED: 'a full queue: test/pool/faults.test.ts',

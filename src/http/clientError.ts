@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { ProblemError, problemDocument } from './errors.js';
+import { PROBLEM_CONTENT_TYPE } from './errorHandler.js';
+
+/** Errors Node's HTTP parser raises before a request exists, in the catalog's terms. */
+function problemOf(err: NodeJS.ErrnoException): ProblemError {
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return ProblemError.of('XENT_REQUEST_TIMEOUT', '', 'the request did not arrive within REQUEST_TIMEOUT_MS');
+    case 'HPE_HEADER_OVERFLOW':
+      return ProblemError.of('XENT_HEADERS_TOO_LARGE', '', 'the request headers exceed the server limit');
+    default:
+      return ProblemError.of('XENT_BAD_REQUEST', '', 'the request is not valid HTTP/1.1');
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a malformed or too-slow request is answered with a problem document like every
+ * other error, then the socket is closed. Logged at trace with the error code only: Node attaches the raw bytes
+ * received (`rawPacket`) to these errors, and they may hold an API key or body content.
+ */
+export function handleClientError(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const problem = problemOf(err);
+  this.log.trace({ code: err.code, problem: problem.code }, 'client error');
+  if (socket.writable) {
+    const body = JSON.stringify(problemDocument(problem.code, problem.issues));
+    socket.write(
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
+        `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}

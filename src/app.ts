@@ -4,7 +4,7 @@ import helmet from '@fastify/helmet';
 import { registerDocs } from './http/docs.js';
 import { registerGuards } from './http/guards.js';
 import { Metrics } from './http/metrics.js';
-import { parseJsonBody, RawJsonBody } from './http/jsonBody.js';
+import { RawJsonBody } from './http/jsonBody.js';
 import { handleClientError } from './http/clientError.js';
 import { handleError, handleNotFound } from './http/errorHandler.js';
 import { ProblemError } from './http/errors.js';
@@ -64,18 +64,10 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   app.removeAllContentTypeParsers(); // only JSON here; the inference routes add their binary form
-  // Large bodies stay raw bytes: a worker parses, validates and scores them, so the event loop only moves buffers.
+  // JSON bodies stay bytes: the scoring routes read them in one pass straight into typed arrays, on the event loop
+  // when small and in a worker when large (INLINE_MAX_BYTES), so the event loop only moves big buffers.
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
-    const bytes = body as Buffer;
-    if (bytes.length > config.inlineMaxBytes) {
-      done(null, new RawJsonBody(bytes));
-      return;
-    }
-    try {
-      done(null, parseJsonBody(bytes.toString('utf8')));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
+    done(null, new RawJsonBody(body as Buffer));
   });
 
   app.setErrorHandler(handleError);

@@ -1,5 +1,6 @@
 import { evaluate } from '../kernel/evaluate.js';
 import { decodeScoreRequest, type DecodeLimits } from './decode.js';
+import { readScoreRequest } from './fastJson.js';
 import { ProblemError, type Issue } from './errors.js';
 import { respond } from './outcome.js';
 
@@ -29,18 +30,20 @@ export type JsonScoreOutcome =
   | { ok: true; body: Uint8Array; samples: number; elements: number }
   | { ok: false; issues: [Issue, ...Issue[]] };
 
-// ignoreBOM: a leading byte order mark stays in the text, so JSON.parse refuses it here exactly as on the inline path.
+// ignoreBOM: a leading byte order mark stays in the text and JSON.parse refuses it, as a JSON parser must (RFC 8259 §8.1).
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /**
- * The whole of POST /loss or /cost for a body given as bytes: parse, decode, evaluate, serialise. Runs in a worker
- * for large bodies so the event loop only moves buffers; every step is the one the inline path takes, so answers and
- * errors are identical byte for byte.
+ * The whole of POST /loss or /cost for a body given as bytes: parse, decode, evaluate, serialise. Runs on the event
+ * loop for small bodies and in a worker for large ones (so the event loop only moves their buffers); both paths are
+ * this one function, so answers and errors are identical byte for byte.
  */
 export function scoreJsonBody(job: JsonScoreJob): JsonScoreOutcome {
   try {
-    const decoded = decodeScoreRequest(parseJsonBody(utf8.decode(job.bytes)), job.limits);
+    // The one-pass reader gives exactly what JSON.parse + decodeScoreRequest give, or null when it is not sure (any
+    // error included); then the general path runs and names the problem.
+    const decoded = readScoreRequest(job.bytes, job.limits) ?? decodeScoreRequest(parseJsonBody(utf8.decode(job.bytes)), job.limits);
     const evaluation = evaluate(decoded.task);
     const response = job.withLosses ? respond(evaluation, decoded, true) : respond(evaluation, decoded, false);
     const { rows, input } = decoded.task;

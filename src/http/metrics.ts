@@ -22,7 +22,7 @@ export class Metrics {
   });
   readonly #scoring = new Histogram({
     name: 'xent_scoring_seconds',
-    help: 'Time to score one request (kernel plus, in a worker, queueing and parsing), by where it ran',
+    help: 'Time to score one accepted request (JSON: parse, validate, compute, serialise; tensors: compute; in a worker, queueing too), by where it ran',
     labelNames: ['path'] as const,
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [this.registry],

@@ -3,7 +3,7 @@ import { evaluate } from '../kernel/evaluate.js';
 import type { Evaluation, ScoreTask } from '../kernel/types.js';
 import { PoolUnavailableError, type ScorePool } from '../pool/scorePool.js';
 import { ProblemError } from './errors.js';
-import type { JsonScoreJob } from './jsonBody.js';
+import { scoreJsonBody, type JsonScoreJob } from './jsonBody.js';
 import type { Metrics } from './metrics.js';
 
 export interface Scorer {
@@ -31,6 +31,15 @@ export async function scoreTask(task: ScoreTask, { config, pool, metrics }: Scor
   const scored = evaluation.status === 'ok';
   metrics.observeScoring('worker', (performance.now() - start) / 1000, scored ? rows : 0, scored ? elements : 0);
   return evaluation;
+}
+
+/** Parses, validates and scores a small raw JSON body on the event loop; the response bytes, or a ProblemError. */
+export function scoreJsonInline(job: JsonScoreJob, { metrics }: Scorer): Uint8Array {
+  const start = performance.now();
+  const outcome = scoreJsonBody(job);
+  if (!outcome.ok) throw new ProblemError(outcome.issues);
+  metrics.observeScoring('inline', (performance.now() - start) / 1000, outcome.samples, outcome.elements);
+  return outcome.body;
 }
 
 /** Parses, validates and scores a raw JSON body in a worker; the response bytes, or a ProblemError. */

@@ -105,7 +105,7 @@ describe('metrics', () => {
     expect(value(text, 'xent_http_requests_total{route="/loss",method="POST",status="200"}')).toBe(1);
     expect(value(text, 'xent_http_requests_total{route="/loss",method="POST",status="400"}')).toBe(1);
     expect(value(text, 'xent_http_request_duration_seconds_count{route="/cost",method="POST",status="200"}')).toBe(1);
-    expect(value(text, 'xent_scoring_seconds_count{path="inline"}')).toBe(3); // the 400 was scored too, and refused
+    expect(value(text, 'xent_scoring_seconds_count{path="inline"}')).toBe(2); // accepted requests only, not the 400
     expect(value(text, 'xent_samples_scored_total')).toBe(4);
     expect(value(text, 'xent_elements_scored_total')).toBe(12);
     expect(value(text, 'xent_pool_queue_size')).toBe(0);

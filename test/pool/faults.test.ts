@@ -11,15 +11,27 @@ const metric = async (app: FastifyInstance, name: string) => {
   return Number(line?.split(' ')[1]);
 };
 
+/** POST /loss (raw JSON bodies), or the same batch through the inference protocol (decoded tensors). */
+type Send = (app: FastifyInstance, ignoreIndex?: number) => ReturnType<typeof post>;
+const sendJson: Send = (app, ignoreIndex) => post(app, '/loss', ignoreIndex === undefined ? good : { ...good, ignore_index: ignoreIndex });
+const sendInference: Send = (app, ignoreIndex) =>
+  post(app, '/v2/models/cross_entropy/infer', {
+    ...(ignoreIndex === undefined ? {} : { parameters: { ignore_index: ignoreIndex } }),
+    inputs: [
+      { name: 'logits', shape: [2, 3], datatype: 'FP64', data: good.logits.flat() },
+      { name: 'labels', shape: [2], datatype: 'INT64', data: good.labels },
+    ],
+  });
+
 describe.each([
-  ['decoded tasks in a worker', { inlineMaxElements: 0 }],
-  ['raw JSON bodies in a worker', { inlineMaxBytes: 0 }],
-])('faults in the pool - %s', (_name, overrides) => {
+  ['decoded tensors in a worker (inference protocol)', { inlineMaxElements: 0 }, sendInference],
+  ['raw JSON bodies in a worker', { inlineMaxBytes: 0 }, sendJson],
+] as const)('faults in the pool - %s', (_name, overrides, send) => {
   let app: FastifyInstance;
   let expected: string;
   beforeAll(async () => {
     app = await buildTestApp({ ...overrides, workerMaxMemoryMb: 64, requestTimeoutMs: 1500 }, { poolWorkerFile: faultyWorker });
-    expected = (await post(app, '/loss', good)).raw;
+    expected = (await send(app)).raw;
   });
   afterAll(() => app.close());
 
@@ -33,14 +45,14 @@ describe.each([
   for (const [name, ignoreIndex, code] of cases) {
     it(`${name} - 503 ${code} with Retry-After, then the next requests succeed`, async () => {
       const failuresBefore = await metric(app, 'xent_worker_failures_total');
-      const res = await post(app, '/loss', { ...good, ignore_index: ignoreIndex });
+      const res = await send(app, ignoreIndex);
       expect(res.status).toBe(503);
       expect(res.body.code).toBe(code);
       expect(res.headers['retry-after']).toBe('1');
       expect(res.raw).not.toMatch(/thrown string|heap|stack/i); // nothing internal leaks
       if (code === 'XENT_WORKER_FAILED') expect(await metric(app, 'xent_worker_failures_total')).toBe(failuresBefore + 1);
       for (let i = 0; i < 6; i++) {
-        const next = await post(app, '/loss', good);
+        const next = await send(app);
         expect(next.status).toBe(200);
         expect(next.raw).toBe(expected);
       }

@@ -1,9 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { decodeScoreRequest } from '../decode.js';
-import { ERRORS } from '../errors.js';
+import { ERRORS, ProblemError } from '../errors.js';
 import { RawJsonBody } from '../jsonBody.js';
-import { respond } from '../outcome.js';
-import { scoreJsonInWorker, scoreTask, type Scorer } from '../scoring.js';
+import { scoreJsonInline, scoreJsonInWorker, type Scorer } from '../scoring.js';
 import { costResponseSchema, jsonSchemaOf, lossResponseSchema, problemSchema, scoreRequestSchema } from '../schemas.js';
 
 export type ScoreRoutesOptions = Scorer;
@@ -59,14 +57,13 @@ export async function scoreRoutes(app: FastifyInstance, scorer: ScoreRoutesOptio
         },
       },
       async (request, reply) => {
-        const limits = { maxElements: config.maxElements };
-        if (request.body instanceof RawJsonBody) {
-          const body = await scoreJsonInWorker({ bytes: request.body.bytes, withLosses: route.withLosses, limits }, scorer);
-          return reply.type('application/json; charset=utf-8').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+        if (!(request.body instanceof RawJsonBody)) {
+          throw ProblemError.of('XENT_INVALID_BODY', '', 'there is no body: send a JSON object with Content-Type: application/json');
         }
-        const decoded = decodeScoreRequest(request.body, limits);
-        const evaluation = await scoreTask(decoded.task, scorer);
-        return route.withLosses ? respond(evaluation, decoded, true) : respond(evaluation, decoded, false);
+        const job = { bytes: request.body.bytes, withLosses: route.withLosses, limits: { maxElements: config.maxElements } };
+        // Both paths run the same scoreJsonBody: identical bytes, identical problems.
+        const body = job.bytes.length <= config.inlineMaxBytes ? scoreJsonInline(job, scorer) : await scoreJsonInWorker(job, scorer);
+        return reply.type('application/json; charset=utf-8').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
       },
     );
   }

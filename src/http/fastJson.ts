@@ -1,0 +1,530 @@
+import type { InputKind } from '../kernel/types.js';
+import { MAX_DIMENSIONS, type DecodedScoreRequest, type DecodeLimits } from './decode.js';
+import { scoreOptionsSchema } from './schemas.js';
+
+/**
+ * A single-pass reader of the UTF-8 bytes of a POST /loss or /cost body that writes numbers straight into
+ * Float64Arrays, without building the JS arrays JSON.parse would (400 000 numbers for an 8 × 50257 batch).
+ *
+ * It is an accelerator, not a validator: it returns exactly what `decodeScoreRequest(JSON.parse(text), limits)`
+ * returns for the bodies it accepts (same doubles bit for bit, same shape, same options and defaults), and null for
+ * anything it is not sure about (any syntax it does not handle, escapes or non-ASCII bytes in strings, duplicate or
+ * unknown keys, ragged or empty arrays, non-finite or overflowing numbers, a value decodeScoreRequest would reject).
+ * The caller then falls back to JSON.parse + decodeScoreRequest, which produces the precise error.
+ *
+ * Numbers are rounded exactly as JSON.parse rounds them (IEEE round-to-nearest-even of the exact decimal value):
+ * - up to 15 significant digits (or an integer mantissa ≤ 2^53) with |exponent| ≤ 22: one multiplication or division
+ *   of two exact doubles, which is correctly rounded (Clinger's fast path, W. D. Clinger, "How to read floating point
+ *   numbers accurately", PLDI 1990);
+ * - up to 19 significant digits with a decimal exponent in [-260, 260]: the mantissa exactly as a double-double times
+ *   10^q as a double-double (Dekker's exact product, T. J. Dekker, "A floating-point technique for extending the
+ *   available precision", Numer. Math. 18, 1971), within 2^-101 of the true value; the result is taken only when the
+ *   whole interval of ± 2^-96 around it rounds to one double (rounding is monotonic, so the true value rounds to it
+ *   too). Longer mantissas are cut to 19 digits, and taken when both ends of [m, m + 1) · 10^q round alike;
+ * - anything else: `Number()` of the ASCII text, correctly rounded like JSON.parse (V8 runs the same StringToDouble
+ *   for both). Exact and near halfway cases, subnormals, huge exponents and overflow land here.
+ */
+export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): DecodedScoreRequest | null {
+  // The last non-blank byte must close the object; every scanner below stops at it, so no read runs past the end.
+  let last = bytes.length - 1;
+  while (last >= 0 && isBlank(bytes[last]!)) last--;
+  if (last < 1 || bytes[last] !== CLOSE_BRACE) return null;
+
+  // Never more numbers than bytes; a limit decodeScoreRequest cannot meet (or NaN) is left to it.
+  if (!(limits.maxElements >= 1)) return null;
+  const maxCount = Math.floor(Math.min(limits.maxElements, bytes.length));
+
+  let p = skipBlanks(bytes, 0);
+  if (bytes[p] !== OPEN_BRACE) return null;
+  p = skipBlanks(bytes, p + 1);
+
+  let seen = 0;
+  let input: Tensor | null = null;
+  let truth: Tensor | null = null;
+  let weights: Tensor | null = null;
+  let ignoreIndex: number | undefined;
+  let labelSmoothing: number | undefined;
+  let epsilon: number | undefined;
+  let unit: string | undefined;
+
+  for (;;) {
+    if (bytes[p] !== QUOTE) return null;
+    const keyEnd = endOfPlainString(bytes, p + 1, last);
+    if (keyEnd < 0) return null;
+    const field = fieldAt(bytes, p + 1, keyEnd);
+    if (field < 0 || (seen & (1 << field)) !== 0) return null;
+    seen |= 1 << field;
+    p = skipBlanks(bytes, keyEnd + 1);
+    if (bytes[p] !== COLON) return null;
+    p = skipBlanks(bytes, p + 1);
+
+    switch (field) {
+      case LOGITS:
+      case PROBABILITIES:
+      case LABELS:
+      case TARGETS:
+      case CLASS_WEIGHTS: {
+        const tensor = readTensor(bytes, p, last, maxCount);
+        if (tensor === null) return null;
+        if (field === LOGITS || field === PROBABILITIES) input = tensor;
+        else if (field === CLASS_WEIGHTS) weights = tensor;
+        else truth = tensor;
+        p = tensorEnd;
+        break;
+      }
+      case IGNORE_INDEX:
+      case LABEL_SMOOTHING:
+      case EPSILON: {
+        if (readNumbers(bytes, p, scratch, 0, 1) < 0) return null;
+        const x = scratch[0]!;
+        if (field === IGNORE_INDEX) ignoreIndex = x;
+        else if (field === LABEL_SMOOTHING) labelSmoothing = x;
+        else epsilon = x;
+        p = numbersEnd;
+        break;
+      }
+      default: {
+        // UNIT
+        if (bytes[p] !== QUOTE) return null;
+        const end = endOfPlainString(bytes, p + 1, last);
+        if (end < 0) return null;
+        unit = asciiText(bytes, p + 1, end);
+        p = end + 1;
+      }
+    }
+
+    p = skipBlanks(bytes, p);
+    const c = bytes[p];
+    if (c === COMMA) {
+      p = skipBlanks(bytes, p + 1);
+      continue;
+    }
+    if (c === CLOSE_BRACE && p === last) break;
+    return null;
+  }
+
+  const has = (field: number): boolean => (seen & (1 << field)) !== 0;
+  if (has(LOGITS) === has(PROBABILITIES) || has(LABELS) === has(TARGETS)) return null;
+  const inputField: InputKind = has(LOGITS) ? 'logits' : 'probabilities';
+  const truthField = has(LABELS) ? 'labels' : 'targets';
+  if (inputField === 'logits' && has(EPSILON)) return null;
+  if (truthField === 'targets' && has(IGNORE_INDEX)) return null;
+  const options = scoreOptionsSchema.safeParse({
+    ignore_index: ignoreIndex,
+    label_smoothing: labelSmoothing,
+    epsilon,
+    unit,
+  });
+  if (!options.success || input === null || truth === null) return null;
+
+  const shape = input.shape;
+  if (shape.length < 2) return null;
+  const classes = shape[shape.length - 1]!;
+  const expectedTruth = truthField === 'labels' ? shape.slice(0, -1) : shape;
+  if (!sameShape(truth.shape, expectedTruth)) return null;
+  if (weights !== null && !sameShape(weights.shape, [classes])) return null;
+
+  const o = options.data;
+  return {
+    task: {
+      kind: inputField,
+      rows: input.data.length / classes,
+      classes,
+      input: input.data,
+      labels: truthField === 'labels' ? truth.data : null,
+      targets: truthField === 'targets' ? truth.data : null,
+      classWeights: weights === null ? null : weights.data,
+      ignoreIndex: o.ignore_index ?? -100,
+      labelSmoothing: o.label_smoothing ?? 0,
+      epsilon: o.epsilon ?? 0,
+      unit: o.unit ?? 'nats',
+    },
+    shape,
+    inputField,
+    truthField,
+  };
+}
+
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+const QUOTE = 0x22;
+const PLUS = 0x2b;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+const COLON = 0x3a;
+const UPPER_E = 0x45;
+const OPEN_BRACKET = 0x5b;
+const BACKSLASH = 0x5c;
+const CLOSE_BRACKET = 0x5d;
+const LOWER_E = 0x65;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const TILDE = 0x7e;
+
+// Field ids: bit positions in the `seen` mask, indices into FIELD_NAMES.
+const LOGITS = 0;
+const PROBABILITIES = 1;
+const LABELS = 2;
+const TARGETS = 3;
+const CLASS_WEIGHTS = 4;
+const IGNORE_INDEX = 5;
+const LABEL_SMOOTHING = 6;
+const EPSILON = 7;
+const FIELD_NAMES = [
+  'logits',
+  'probabilities',
+  'labels',
+  'targets',
+  'class_weights',
+  'ignore_index',
+  'label_smoothing',
+  'epsilon',
+  'unit',
+];
+
+/** Tensors deeper than this are left to JSON.parse. */
+const MAX_DEPTH = MAX_DIMENSIONS;
+
+function isBlank(c: number): boolean {
+  return c === SPACE || c === LF || c === CR || c === TAB;
+}
+
+function skipBlanks(b: Uint8Array, p: number): number {
+  let c = b[p];
+  while (c === SPACE || c === LF || c === CR || c === TAB) c = b[++p];
+  return p;
+}
+
+/**
+ * The index of the quote closing a string that starts at `p`, or -1 unless every byte up to it is printable ASCII
+ * other than a backslash: an escape or a non-ASCII byte is left to JSON.parse.
+ */
+function endOfPlainString(b: Uint8Array, p: number, last: number): number {
+  for (; p < last; p++) {
+    const c = b[p]!;
+    if (c === QUOTE) return p;
+    if (c < SPACE || c > TILDE || c === BACKSLASH) return -1;
+  }
+  return -1;
+}
+
+function asciiText(b: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
+
+function fieldAt(b: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  for (let f = 0; f < FIELD_NAMES.length; f++) {
+    const name = FIELD_NAMES[f]!;
+    if (name.length !== length) continue;
+    let i = 0;
+    while (i < length && b[start + i] === name.charCodeAt(i)) i++;
+    if (i === length) return f;
+  }
+  return -1;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+interface Tensor {
+  data: Float64Array;
+  shape: number[];
+}
+
+/** Where the last tensor read by readTensor ended (one past its closing bracket). */
+let tensorEnd = 0;
+
+/**
+ * Nested arrays of finite numbers starting at the `[` at `start`, row-major into a Float64Array, or null. The shape
+ * is that of the first element at every depth, as decodeScoreRequest takes it, and every array must match it
+ * exactly; numbers only at the deepest level, no empty arrays, at most `maxCount` numbers.
+ */
+function readTensor(b: Uint8Array, start: number, last: number, maxCount: number): Tensor | null {
+  if (b[start] !== OPEN_BRACKET) return null;
+  // Room for the first row at 32 bytes a number, more than most bodies spend; refined once that row is read.
+  let capacity = Math.min(maxCount, Math.max(1024, (last - start) >> 5));
+  let data = new Float64Array(capacity);
+  let count = 0;
+  const dims = new Array<number>(MAX_DEPTH).fill(-1);
+  const items: number[] = [];
+  let leafDepth = -1;
+  let depth = 0; // depth of the array opened at p
+  let p = start;
+
+  for (;;) {
+    // b[p] is the `[` of an array at `depth`.
+    if (depth >= MAX_DEPTH || (leafDepth >= 0 && depth > leafDepth)) return null;
+    p = skipBlanks(b, p + 1);
+    if (b[p] === OPEN_BRACKET) {
+      if (depth === leafDepth) return null;
+      items[depth] = 0;
+      depth++;
+      continue;
+    }
+    if (leafDepth < 0) leafDepth = depth;
+    else if (depth !== leafDepth) return null;
+
+    // A row of numbers, read in runs that stop at its end or when the array is full.
+    const rowStart = count;
+    for (;;) {
+      if (count === capacity) {
+        if (count >= maxCount) return null;
+        capacity = Math.min(maxCount, capacity * 2);
+        const grown = new Float64Array(capacity);
+        grown.set(data);
+        data = grown;
+      }
+      count = readNumbers(b, p, data, count, capacity);
+      if (count < 0) return null;
+      p = numbersEnd;
+      const c = b[p];
+      if (c === CLOSE_BRACKET) {
+        p++;
+        break;
+      }
+      if (c !== COMMA) return null;
+      p = skipBlanks(b, p + 1); // the run stopped at a full array
+    }
+    let length = count - rowStart;
+    if (rowStart === 0 && leafDepth > 0 && p < last) {
+      // The first row shows how many bytes a number takes in this body: size the array for the rest of it now, so
+      // that it is copied once (trimmed at the end) rather than grown step by step.
+      const estimate = Math.min(maxCount, count + Math.ceil(((last - p) * count) / (p - start)) + 16);
+      if (estimate > capacity) {
+        capacity = estimate;
+        const grown = new Float64Array(capacity);
+        grown.set(data.subarray(0, count));
+        data = grown;
+      }
+    }
+
+    // Close the row and every array it ends, checking each length against the shape.
+    for (;;) {
+      if (dims[depth] === -1) dims[depth] = length;
+      else if (dims[depth] !== length) return null;
+      if (depth === 0) {
+        tensorEnd = p;
+        const shape = dims.slice(0, leafDepth + 1);
+        return { data: count === capacity ? data : data.slice(0, count), shape };
+      }
+      depth--;
+      length = ++items[depth]!;
+      p = skipBlanks(b, p);
+      const c = b[p];
+      if (c === COMMA) {
+        p = skipBlanks(b, p + 1);
+        if (b[p] !== OPEN_BRACKET) return null;
+        depth++;
+        break;
+      }
+      if (c !== CLOSE_BRACKET) return null;
+      p++;
+    }
+  }
+}
+
+/** Where the last run read by readNumbers ended: after its last number and the blanks after it. */
+let numbersEnd = 0;
+const scratch = new Float64Array(1);
+
+const POW10 = new Float64Array(23).map((_, i) => 10 ** i); // exact: 10^22 < 2^53 · 2^22
+const TWO_26 = 67108864;
+const TWO_53 = 9007199254740992;
+
+/**
+ * Reads a run of JSON numbers separated by commas, each correctly rounded, into `out` from index `count`: stops after
+ * a number that is not followed by a comma or once `out` holds `max` numbers. Returns the new count, with the end
+ * of the run (blanks skipped) in numbersEnd, or -1 at anything that is not a JSON number or not finite.
+ * The number parser and the loop are one function so that the hot loop pays no call per number.
+ */
+function readNumbers(b: Uint8Array, p: number, out: Float64Array, count: number, max: number): number {
+  for (;;) {
+    const start = p;
+    let c = b[p]!;
+    const negative = c === MINUS;
+    if (negative) c = b[++p]!;
+    let head = 0; // the first 15 significant digits, exact
+    let tail = 0; // significant digits 16 to 19, exact
+    let digits = 0; // significant digits
+    let fractionDigits = 0;
+    if (c === ZERO) {
+      c = b[++p]!;
+      if (c >= ZERO && c <= NINE) return -1; // leading zero
+    } else if (c > ZERO && c <= NINE) {
+      do {
+        if (digits < 15) head = head * 10 + (c - ZERO);
+        else if (digits < 19) tail = tail * 10 + (c - ZERO);
+        digits++;
+        c = b[++p]!;
+      } while (c >= ZERO && c <= NINE);
+    } else {
+      return -1;
+    }
+    if (c === DOT) {
+      c = b[++p]!;
+      if (!(c >= ZERO && c <= NINE)) return -1;
+      const fractionStart = p;
+      if (digits === 0) while (c === ZERO) c = b[++p]!;
+      while (c >= ZERO && c <= NINE) {
+        if (digits < 15) head = head * 10 + (c - ZERO);
+        else if (digits < 19) tail = tail * 10 + (c - ZERO);
+        digits++;
+        c = b[++p]!;
+      }
+      fractionDigits = p - fractionStart;
+    }
+    let exponent = 0;
+    if (c === LOWER_E || c === UPPER_E) {
+      c = b[++p]!;
+      const negativeExponent = c === MINUS;
+      if (negativeExponent || c === PLUS) c = b[++p]!;
+      if (!(c >= ZERO && c <= NINE)) return -1;
+      do {
+        // Exact below 2^53; beyond, |q| is far outside every fast path whatever the rounding, and Number() decides.
+        exponent = exponent * 10 + (c - ZERO);
+        c = b[++p]!;
+      } while (c >= ZERO && c <= NINE);
+      if (negativeExponent) exponent = -exponent;
+    }
+    let value: number;
+    if (digits === 0) {
+      value = 0;
+    } else if (digits <= 15) {
+      const q = exponent - fractionDigits; // the value is head · 10^q
+      value =
+        q >= -22 && q <= 22 ? (q < 0 ? head / POW10[-q]! : head * POW10[q]!) : scaleByPowerOfTen(head, 0, q);
+    } else if (digits <= 19) {
+      value = decimalToDouble(head, tail, digits - 15, exponent - fractionDigits);
+    } else {
+      // Only the first 19 digits are held: the value lies in [m, m + 1) · 10^q. Both ends rounding to the same double
+      // settle it (rounding is monotonic); otherwise the text decides.
+      const q = exponent - fractionDigits + (digits - 19);
+      value = decimalToDouble(head, tail, 4, q);
+      if (value !== decimalToDouble(head, tail + 1, 4, q)) value = NaN;
+    }
+    if (value !== value) {
+      value = numberOfText(b, start, p);
+      if (value !== value) return -1;
+    } else if (negative) {
+      value = -value;
+    }
+    out[count++] = value;
+
+    while (c === SPACE || c === LF || c === CR || c === TAB) c = b[++p]!;
+    if (count === max || c !== COMMA) {
+      numbersEnd = p;
+      return count;
+    }
+    c = b[++p]!;
+    while (c === SPACE || c === LF || c === CR || c === TAB) c = b[++p]!;
+  }
+}
+
+/**
+ * (head · 10^k + tail) · 10^q correctly rounded, for head < 10^15, 1 ≤ k ≤ 4 and tail ≤ 10^k; NaN when that cannot
+ * be decided here.
+ */
+function decimalToDouble(head: number, tail: number, k: number, q: number): number {
+  // The mantissa exactly as mantissa + mantissaLow: head = h1 · 2^26 + h0 splits head · 10^k into exact parts, and
+  // the larger part dominates (head ≥ 10^14), so Fast2Sum is exact.
+  const scale = POW10[k]!;
+  const h1 = Math.floor(head / TWO_26);
+  const big = h1 * scale * TWO_26;
+  const small = (head - h1 * TWO_26) * scale + tail;
+  const mantissa = big + small;
+  const mantissaLow = big - mantissa + small;
+  if (q >= -22 && q <= 22 && mantissaLow === 0 && mantissa <= TWO_53) {
+    return q < 0 ? mantissa / POW10[-q]! : mantissa * POW10[q]!;
+  }
+  return scaleByPowerOfTen(mantissa, mantissaLow, q);
+}
+
+/** Number() of the ASCII text of a JSON number (correctly rounded), or NaN when it overflows. */
+function numberOfText(b: Uint8Array, start: number, end: number): number {
+  const x = Number(end - start <= 64 ? String.fromCharCode(...b.subarray(start, end)) : asciiText(b, start, end));
+  return x - x === 0 ? x : NaN;
+}
+
+/** Decimal exponents the double-double powers of ten cover: results stay normal, products stay finite. */
+const Q_RANGE = 260;
+const SPLIT = 134217729; // 2^27 + 1, Dekker's splitter
+const MARGIN = 2 ** -96;
+const POWER_HIGH = new Float64Array(2 * Q_RANGE + 1);
+const POWER_LOW = new Float64Array(2 * Q_RANGE + 1);
+const POWER_HIGH_1 = new Float64Array(2 * Q_RANGE + 1); // POWER_HIGH split into two 26-bit halves
+const POWER_HIGH_2 = new Float64Array(2 * Q_RANGE + 1);
+buildPowersOfTen();
+
+/**
+ * (mantissa + mantissaLow) · 10^q correctly rounded, for an integer mantissa < 10^19 held exactly as a double-double;
+ * NaN when q is out of range or the result is too close to a rounding boundary to decide here.
+ */
+function scaleByPowerOfTen(mantissa: number, mantissaLow: number, q: number): number {
+  if (q < -Q_RANGE || q > Q_RANGE) return NaN;
+  const i = q + Q_RANGE;
+  const ph = POWER_HIGH[i]!;
+  const ph1 = POWER_HIGH_1[i]!;
+  const ph2 = POWER_HIGH_2[i]!;
+  // Dekker's exact product: high + err = mantissa · ph.
+  const c = SPLIT * mantissa;
+  const m1 = c - (c - mantissa);
+  const m2 = mantissa - m1;
+  const high = mantissa * ph;
+  const err = m2 * ph2 - (high - m1 * ph1 - m2 * ph1 - m1 * ph2);
+  // |true − (high + low)| < 2^-101 · high: the terms of low are each ≤ 2^-53 · high, rounded at ≤ 2^-104 · high,
+  // the dropped mantissaLow · POWER_LOW ≤ 2^-106 · high, the table's own error ≤ 2^-105 · high.
+  const low = mantissa * POWER_LOW[i]! + mantissaLow * ph + err;
+  const margin = high * MARGIN;
+  const below = high + (low - margin);
+  const above = high + (low + margin);
+  return below === above ? below : NaN;
+}
+
+/**
+ * 10^q as an unevaluated sum POWER_HIGH + POWER_LOW (POWER_HIGH correctly rounded, POWER_LOW to within 2^-52 of the
+ * remainder), from exact integer arithmetic.
+ */
+function buildPowersOfTen(): void {
+  for (let q = -Q_RANGE; q <= Q_RANGE; q++) {
+    let high: number;
+    let low: number;
+    if (q >= 0) {
+      const exact = 10n ** BigInt(q);
+      high = Number(exact);
+      low = Number(exact - BigInt(high));
+    } else {
+      // 10^q · 2^(k+1) lies strictly between 2·floor(2^k / 10^-q) and that + 2; the odd integer between them rounds
+      // the same way as the true value (every rounding boundary at this size is an even integer).
+      const divisor = 10n ** BigInt(-q);
+      const k = divisor.toString(2).length + 180;
+      const scaled = ((1n << BigInt(k)) / divisor) * 2n + 1n;
+      const scaledHigh = Number(scaled);
+      high = scaledHigh * powerOfTwo(-(k + 1));
+      low = Number(scaled - BigInt(scaledHigh)) * powerOfTwo(-(k + 1));
+    }
+    const i = q + Q_RANGE;
+    const c = SPLIT * high;
+    POWER_HIGH[i] = high;
+    POWER_LOW[i] = low;
+    POWER_HIGH_1[i] = c - (c - high);
+    POWER_HIGH_2[i] = high - POWER_HIGH_1[i]!;
+  }
+}
+
+/** 2^e exactly, for e in [-1074, 1023]. */
+function powerOfTwo(e: number): number {
+  const bits = new BigUint64Array(1);
+  bits[0] = e >= -1022 ? BigInt(e + 1023) << 52n : 1n << BigInt(e + 1074);
+  return new Float64Array(bits.buffer)[0]!;
+}

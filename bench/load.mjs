@@ -70,7 +70,7 @@ const { maxElements } = loadConfig({});
 /** The exact answer the service must give to a JSON body, computed in this process by its own code path. */
 function expectedAnswer(body, path) {
   const outcome = serviceAnswer({ bytes: new Uint8Array(body), withLosses: path === '/loss', limits: { maxElements } });
-  if (outcome.ok) return { status: 200, body: Buffer.from(outcome.body).toString('utf8') };
+  if (outcome.ok) return { status: 200, body: outcome.body };
   const code = outcome.issues[0].code;
   return { status: ERRORS[code].status, code };
 }

@@ -1,3 +1,4 @@
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
@@ -33,5 +34,20 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The docs page is the only HTML: helmet's headers there, in a context of its own so the API routes do not pay for
+  // them on every request.
+  await app.register(async (page) => {
+    // The API's deny-all policy (app.ts) would win over helmet's, which sets the raw response: drop it here first.
+    page.addHook('onRequest', (_request, reply, done) => {
+      reply.removeHeader('content-security-policy');
+      done();
+    });
+    await page.register(helmet, {
+      // Swagger UI loads only its own scripts and styles; its inline style attributes need 'unsafe-inline'.
+      contentSecurityPolicy: {
+        directives: { 'img-src': ["'self'", 'data:'], 'style-src': ["'self'", "'unsafe-inline'"] },
+      },
+    });
+    await page.register(swaggerUi, { routePrefix: '/docs' });
+  });
 }

@@ -25,14 +25,16 @@ export interface JsonScoreJob {
   limits: DecodeLimits;
 }
 
-/** The response bytes of a scored body, or the issues of a rejected one (the caller raises them as a ProblemError). */
-export type JsonScoreOutcome =
-  | { ok: true; body: Uint8Array; samples: number; elements: number }
+/**
+ * The response of a scored body (JSON text; UTF-8 bytes when it comes back from a worker, so its buffer is moved),
+ * or the issues of a rejected one (the caller raises them as a ProblemError).
+ */
+export type JsonScoreOutcome<Body extends string | Uint8Array = string> =
+  | { ok: true; body: Body; samples: number; elements: number }
   | { ok: false; issues: [Issue, ...Issue[]] };
 
 // ignoreBOM: a leading byte order mark stays in the text and JSON.parse refuses it, as a JSON parser must (RFC 8259 §8.1).
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
-const encoder = new TextEncoder();
 
 /**
  * The whole of POST /loss or /cost for a body given as bytes: parse, decode, evaluate, serialise. Runs on the event
@@ -47,7 +49,7 @@ export function scoreJsonBody(job: JsonScoreJob): JsonScoreOutcome {
     const evaluation = evaluate(decoded.task);
     const response = job.withLosses ? respond(evaluation, decoded, true) : respond(evaluation, decoded, false);
     const { rows, input } = decoded.task;
-    return { ok: true, body: encoder.encode(JSON.stringify(response)), samples: rows, elements: input.length };
+    return { ok: true, body: JSON.stringify(response), samples: rows, elements: input.length };
   } catch (err) {
     if (err instanceof ProblemError) return { ok: false, issues: err.issues as [Issue, ...Issue[]] };
     throw err;

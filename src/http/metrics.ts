@@ -79,10 +79,21 @@ export class Metrics {
 
   /** Counts every response and its duration; routes are labelled by their pattern, unknown URLs as one label. */
   register(app: FastifyInstance): void {
-    app.addHook('onResponse', async (request, reply) => {
-      const labels = { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) };
-      this.#requests.inc(labels);
-      this.#duration.observe(labels, reply.elapsedTime / 1000);
+    // The labelled children are cached: prom-client would otherwise hash the label set twice per request.
+    const children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
+    app.addHook('onResponse', (request, reply, done) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      const status = String(reply.statusCode);
+      const key = `${route} ${request.method} ${status}`;
+      let child = children.get(key);
+      if (child === undefined) {
+        const labels = { route, method: request.method, status };
+        child = { requests: this.#requests.labels(labels), duration: this.#duration.labels(labels) };
+        children.set(key, child);
+      }
+      child.requests.inc();
+      child.duration.observe(reply.elapsedTime / 1000);
+      done();
     });
     app.get(
       '/metrics',

@@ -33,8 +33,8 @@ export async function scoreTask(task: ScoreTask, { config, pool, metrics }: Scor
   return evaluation;
 }
 
-/** Parses, validates and scores a small raw JSON body on the event loop; the response bytes, or a ProblemError. */
-export function scoreJsonInline(job: JsonScoreJob, { metrics }: Scorer): Uint8Array {
+/** Parses, validates and scores a small raw JSON body on the event loop; the response text, or a ProblemError. */
+export function scoreJsonInline(job: JsonScoreJob, { metrics }: Scorer): string {
   const start = performance.now();
   const outcome = scoreJsonBody(job);
   if (!outcome.ok) throw new ProblemError(outcome.issues);

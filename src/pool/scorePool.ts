@@ -64,11 +64,11 @@ export class ScorePool {
   }
 
   /** Parses, validates and scores a raw JSON body in a worker; the bytes are moved there when they own their buffer. */
-  async runJson(job: JsonScoreJob, signal?: AbortSignal): Promise<JsonScoreOutcome> {
+  async runJson(job: JsonScoreJob, signal?: AbortSignal): Promise<JsonScoreOutcome<Uint8Array>> {
     const { bytes } = job;
     const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
     const sent = owned ? job : { ...job, bytes: bytes.slice() };
-    return (await this.#submit(sent, 'scoreJson', [sent.bytes.buffer as ArrayBuffer], signal)) as JsonScoreOutcome;
+    return (await this.#submit(sent, 'scoreJson', [sent.bytes.buffer as ArrayBuffer], signal)) as JsonScoreOutcome<Uint8Array>;
   }
 
   async #submit(task: unknown, name: string, transferList: ArrayBuffer[], signal?: AbortSignal): Promise<unknown> {

@@ -21,8 +21,12 @@ export default function scoreInWorker(task: ScoreTask): Evaluation {
   return evaluation.status === 'ok' ? moving(evaluation, evaluation.summary.losses.buffer) : evaluation;
 }
 
-/** Pool entry point for raw JSON bodies: parse, validate, score and serialise, off the event loop. */
-export function scoreJson(job: JsonScoreJob): JsonScoreOutcome {
+const encoder = new TextEncoder();
+
+/** Pool entry point for raw JSON bodies: parse, validate, score and serialise (to UTF-8 bytes), off the event loop. */
+export function scoreJson(job: JsonScoreJob): JsonScoreOutcome<Uint8Array> {
   const outcome = scoreJsonBody(job);
-  return outcome.ok ? moving(outcome, outcome.body.buffer) : outcome;
+  if (!outcome.ok) return outcome;
+  const body = encoder.encode(outcome.body);
+  return moving({ ...outcome, body }, body.buffer);
 }

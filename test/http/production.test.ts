@@ -130,11 +130,23 @@ describe('security headers and logs', () => {
   });
   afterAll(() => app.close());
 
-  it('sets helmet headers, the docs page included', async () => {
-    for (const url of ['/healthz', '/docs/static/index.html']) {
-      const res = await app.inject(url);
+  it('sets security headers: a deny-all policy on API answers (errors included), helmet\'s full set on the docs page', async () => {
+    const answers = [
+      await app.inject('/healthz'),
+      await app.inject({ method: 'POST', url: '/cost', payload: { logits: [[1, 2]], labels: [0] } }),
+      await app.inject({ method: 'POST', url: '/loss', payload: { logits: [[1, 2]], labels: [7] } }),
+      await app.inject('/no-such-route'),
+    ];
+    for (const res of answers) {
       expect(res.headers['x-content-type-options']).toBe('nosniff');
-      expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(res.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
     }
+    const page = await app.inject('/docs');
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['x-content-type-options']).toBe('nosniff');
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(page.headers['strict-transport-security']).toMatch(/^max-age=/);
   });
 });

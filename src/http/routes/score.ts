@@ -61,9 +61,12 @@ export async function scoreRoutes(app: FastifyInstance, scorer: ScoreRoutesOptio
           throw ProblemError.of('XENT_INVALID_BODY', '', 'there is no body: send a JSON object with Content-Type: application/json');
         }
         const job = { bytes: request.body.bytes, withLosses: route.withLosses, limits: { maxElements: config.maxElements } };
-        // Both paths run the same scoreJsonBody: identical bytes, identical problems.
-        const body = job.bytes.length <= config.inlineMaxBytes ? scoreJsonInline(job, scorer) : await scoreJsonInWorker(job, scorer);
-        return reply.type('application/json; charset=utf-8').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+        // Both paths run the same scoreJsonBody: identical bytes, identical problems. A string is sent in one write
+        // with the headers; the worker's bytes are sent as they came, uncopied.
+        reply.type('application/json; charset=utf-8');
+        if (job.bytes.length <= config.inlineMaxBytes) return reply.send(scoreJsonInline(job, scorer));
+        const body = await scoreJsonInWorker(job, scorer);
+        return reply.send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
       },
     );
   }

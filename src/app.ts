@@ -76,6 +76,7 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
     workers: config.workers,
     maxQueue: config.maxQueue,
     workerMemoryMb: config.workerMaxMemoryMb,
+    workerNice: config.workerNice,
     ...(options.poolWorkerFile === undefined ? {} : { filename: options.poolWorkerFile }),
   });
   let warmedUp = false;

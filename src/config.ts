@@ -15,6 +15,7 @@ const envSchema = z.object({
   INLINE_MAX_BYTES: integer(0, 256 * 1024),
   MAX_QUEUE: integer(0, 64),
   WORKER_MAX_MEMORY_MB: integer(64, 1024),
+  WORKER_NICE: integer(0, 10).pipe(z.number().max(19)),
   REQUEST_TIMEOUT_MS: integer(0, 30_000),
   SHUTDOWN_TIMEOUT_MS: integer(100, 10_000),
   SHUTDOWN_DRAIN_MS: integer(0, 0),
@@ -46,6 +47,8 @@ export interface Config {
   maxQueue: number;
   /** Heap limit of each worker thread, MB. */
   workerMaxMemoryMb: number;
+  /** Linux nice value of the worker threads (0-19): above 0 the event loop wins the CPU over scoring. */
+  workerNice: number;
   /** A scoring request still unanswered after this long gets a 503 (0 = no limit). */
   requestTimeoutMs: number;
   /** How long a graceful shutdown may take before the process exits anyway. */
@@ -87,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     inlineMaxBytes: e.INLINE_MAX_BYTES,
     maxQueue: e.MAX_QUEUE,
     workerMaxMemoryMb: e.WORKER_MAX_MEMORY_MB,
+    workerNice: e.WORKER_NICE,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,

@@ -7,6 +7,8 @@ export interface ScorePoolOptions {
   maxQueue: number;
   /** Old-generation heap limit of each worker; a worker past it dies alone and is replaced. */
   workerMemoryMb: number;
+  /** Linux nice value (0-19) of the worker threads: above 0, the event loop wins the CPU over scoring. */
+  workerNice?: number;
   /** The worker module; only tests pass another (a fault injector). Not reachable from HTTP or the environment. */
   filename?: string;
 }
@@ -51,6 +53,7 @@ export class ScorePool {
       maxQueue: Math.max(1, options.maxQueue),
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: options.workerMemoryMb },
+      workerData: { nice: options.workerNice ?? 0 },
     });
     // A worker that dies (exit, out of memory) fails only its own task, which is answered 503; piscina starts another.
     this.#pool.on('error', () => {});

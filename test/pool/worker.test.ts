@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/kernel/evaluate.js';
 import type { Evaluation, ScoreTask } from '../../src/kernel/types.js';
@@ -82,5 +83,34 @@ describe('ScorePool', () => {
     const closed = new ScorePool({ workers: 1, maxQueue: 1, workerMemoryMb: 512 });
     await closed.close();
     await expect(closed.run(taskOf({ kind: 'logits', input: [[0, 1]], labels: [0] }))).rejects.toBeInstanceOf(PoolUnavailableError);
+  });
+});
+
+describe.runIf(process.platform === 'linux')('worker priority (WORKER_NICE)', () => {
+  /** Nice values of this process's threads, from /proc (field 19 of each thread's stat). */
+  function threadNices(): number[] {
+    return readdirSync('/proc/self/task').flatMap((tid) => {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+      } catch {
+        return []; // the thread ended meanwhile
+      }
+    });
+  }
+
+  it('runs exactly the pool\'s threads at the configured nice value, and scores the same there', async () => {
+    const before = threadNices().filter((n) => n === 7).length;
+    const niced = new ScorePool({ workers: 2, maxQueue: 4, workerMemoryMb: 512, workerNice: 7 });
+    try {
+      const task = taskOf({ kind: 'logits', input: [[2, 1, 0.1], [0.5, 2.5, 0.3]], labels: [0, 1] });
+      const expected = evaluate(copy(task));
+      // Both threads busy at once, so both have started (and set their priority).
+      const results = await Promise.all([niced.run(copy(task)), niced.run(copy(task))]);
+      for (const r of results) expectIdentical(expected, r);
+      expect(threadNices().filter((n) => n === 7).length - before).toBe(2);
+    } finally {
+      await niced.close();
+    }
   });
 });

@@ -91,11 +91,11 @@ const aggregates = {
 export const costResponseSchema = z.object(aggregates).meta({
   examples: [
     {
-      sum: 0.6370795392983712,
-      cost: 0.3185397696491856,
+      sum: 0.6370795392983714,
+      cost: 0.3185397696491857,
       count: 2,
       total_weight: 2,
-      perplexity: 1.3751183080690983,
+      perplexity: 1.3751183080690985,
       accuracy: 1,
       unit: 'nats',
     },
@@ -110,12 +110,12 @@ export const lossResponseSchema = z
   .meta({
     examples: [
       {
-        losses: [0.41703001627783354, 0.22004952302053776],
-        sum: 0.6370795392983712,
-        cost: 0.3185397696491856,
+        losses: [0.41703001627783354, 0.2200495230205378],
+        sum: 0.6370795392983714,
+        cost: 0.3185397696491857,
         count: 2,
         total_weight: 2,
-        perplexity: 1.3751183080690983,
+        perplexity: 1.3751183080690985,
         accuracy: 1,
         unit: 'nats',
       },

@@ -36,6 +36,27 @@ describe('OpenAPI document', () => {
     }
   });
 
+  it('the documented answers are what the service answers to the documented requests, byte for byte', async () => {
+    type Op = {
+      requestBody: { content: Record<string, { schema: { examples?: unknown[] }; examples?: Record<string, { value: unknown }> }> };
+      responses: Record<string, { content: Record<string, { schema: { examples?: unknown[] } }> }>;
+    };
+    const cases: [string, string][] = [
+      ['/loss', '/loss'],
+      ['/cost', '/cost'],
+      ['/v2/models/{model_name}/infer', '/v2/models/cross_entropy/infer'],
+    ];
+    for (const [path, url] of cases) {
+      const op = document.paths[path]!.post as unknown as Op;
+      const content = op.requestBody.content['application/json']!;
+      const request = content.examples === undefined ? content.schema.examples![0] : Object.values(content.examples)[0]!.value;
+      const documented = op.responses['200']!.content['application/json']!.schema.examples![0];
+      const res = await app.inject({ method: 'POST', url, payload: request as object });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.body, url).toBe(JSON.stringify(documented));
+    }
+  });
+
   it('lists every error code', () => {
     const info = document.info as { description: string };
     for (const code of Object.keys(ERRORS)) expect(info.description).toContain(code);

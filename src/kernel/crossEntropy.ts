@@ -1,4 +1,5 @@
 import { sumExpShifted } from './exp.js';
+import { MIN_NORMAL, productOf } from './product.js';
 import type { RowLosses, ScoreTask } from './types.js';
 
 /**
@@ -22,8 +23,9 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
   const { rows, classes, input, labels, targets, classWeights, ignoreIndex } = task;
   const isLogits = task.kind === 'logits';
   const keep = 1 - task.labelSmoothing; // share of the given label or target
-  const spread = task.labelSmoothing / classes; // share spread evenly over every class
-  const smoothing = spread > 0;
+  const labelSmoothing = task.labelSmoothing;
+  const spread = labelSmoothing / classes; // share spread evenly over every class (below the normal range: productOf)
+  const smoothing = labelSmoothing > 0;
   const low = task.epsilon;
   const high = 1 - task.epsilon;
 
@@ -79,9 +81,9 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
         weightHigh = t;
       }
       const given = keep * wy;
-      if (given !== 0) {
+      if (keep !== 0 && wy !== 0) {
         const nl = isLogits ? m - input[base + y]! + lse1p : -Math.log(clip(input[base + y]!, low, high));
-        loss = given * nl;
+        loss = given >= MIN_NORMAL ? given * nl : productOf(keep, wy, nl);
       }
       if (smoothing) {
         // Σ_c w_c·nl_c, compensated; for logits the log1p(s) part is factored out as shown above.
@@ -96,7 +98,8 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
           s = t;
         }
         const spreadTerm = isLogits ? s + e + lse1p * weightSum : s + e;
-        loss += spread * spreadTerm;
+        // ε/C below the normal range would carry fewer digits than the rest: then ε·(1/C)·Σ, scaled.
+        loss += spread >= MIN_NORMAL ? spread * spreadTerm : productOf(labelSmoothing, 1 / classes, spreadTerm);
       }
     } else {
       const t0 = targets!;
@@ -116,10 +119,16 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
           best = tc;
           bestClass = c;
         }
-        const coefficient = (classWeights === null ? 1 : classWeights[c]!) * (keep * tc + spread);
-        if (coefficient === 0) continue;
+        const wc = classWeights === null ? 1 : classWeights[c]!;
+        const share = keep * tc + spread;
+        const coefficient = wc * share;
+        if (wc === 0 || ((keep === 0 || tc === 0) && !smoothing)) continue; // exact zeros, not underflow
         const nl = isLogits ? m - input[base + c]! + lse1p : -Math.log(clip(input[base + c]!, low, high));
-        const x = coefficient * nl;
+        // A coefficient below the normal range (tiny weight times tiny target) is recomputed without underflow.
+        const x =
+          share >= MIN_NORMAL && coefficient >= MIN_NORMAL
+            ? coefficient * nl
+            : productOf(wc, keep, tc, nl) + productOf(wc, labelSmoothing, 1 / classes, nl);
         const t = s + x;
         e += s >= x ? s - t + x : x - t + s;
         s = t;

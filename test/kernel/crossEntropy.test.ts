@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { crossEntropyRows } from '../../src/kernel/crossEntropy.js';
 import { evaluate } from '../../src/kernel/evaluate.js';
 import type { ScoreSummary } from '../../src/kernel/types.js';
-import { D, exact, referenceCrossEntropy, relativeError, type ReferenceRequest } from '../reference/highPrecision.mjs';
+import { D, agrees, exact, referenceCrossEntropy, relativeError, type ReferenceRequest } from '../reference/highPrecision.mjs';
 import { taskOf } from './taskOf.js';
 
 const TOLERANCE = 1e-13;
@@ -170,6 +170,32 @@ describe('crossEntropy - exactness against a 40-digit reference', () => {
   it('cost of 500 nats - the perplexity e^500 keeps 13 digits', () => {
     const s = expectExact({ kind: 'logits', input: [[0, -500.123], [0, -499.877], [0, -500.5]], labels: [1, 1, 1] });
     expect(s.perplexity).toBeGreaterThan(1e217);
+  });
+
+  it('a tiny weight times a tiny target underflows to 0, the loss does not - 1e-160 · 1e-164 · 1e300 = 1e-24', () => {
+    const s = expectExact({ kind: 'logits', input: [[-1e300, 0]], targets: [[1e-164, 1]], classWeights: [1e-160, 1] });
+    expect(s.losses[0]).toBeGreaterThan(0.99e-24);
+    expect(1e-160 * 1e-164).toBe(0); // the partial product the plain formula would use
+  });
+
+  it('a label smoothing of 1e-320 (subnormal, so ε/C keeps 2 digits) - the loss it causes still has 13', () => {
+    // The label is the arg-max, so the whole loss is (ε/3)·(0 + 2e300 + 2e300).
+    const s = expectExact({ kind: 'logits', input: [[1e300, -1e300, -1e300]], labels: [0], labelSmoothing: 1e-320 });
+    expect(s.losses[0]).toBeGreaterThan(1.3e-20);
+  });
+
+  it('a loss below the normal range (fast-check counterexample) - the nearest subnormal, not 0', () => {
+    const r: ReferenceRequest = {
+      kind: 'logits',
+      input: [[0, 0, 711.9321775322595]],
+      targets: [[2.2461636462123246e-258, 0, 1]],
+      classWeights: [8.378643074023146e-67, 0, 0],
+    };
+    const s = summaryOf(r);
+    const want = referenceCrossEntropy(r).losses[0]!;
+    expect(want.toNumber()).toBeGreaterThan(1e-321);
+    expect(agrees(s.losses[0]!, want, TOLERANCE)).toBe(true);
+    expect(Math.abs(s.losses[0]! - want.toNumber())).toBeLessThanOrEqual(Number.MIN_VALUE);
   });
 
   it('a vocabulary of 250 000 classes', () => {

@@ -4,6 +4,7 @@ import { registerDocs } from './http/docs.js';
 import { registerGuards } from './http/guards.js';
 import { Metrics } from './http/metrics.js';
 import { RawJsonBody } from './http/jsonBody.js';
+import { API_SECURITY_HEADERS } from './http/securityHeaders.js';
 import { handleClientError } from './http/clientError.js';
 import { handleError, handleNotFound } from './http/errorHandler.js';
 import { ProblemError } from './http/errors.js';
@@ -40,20 +41,22 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
     requestIdHeader: 'x-request-id',
     // Requests that reach a closing server get our XENT_SHUTTING_DOWN problem (hook below), not Fastify's plain 503.
     return503OnClosing: false,
-    // The whole request (headers and body) must arrive within REQUEST_TIMEOUT_MS, and an idle socket is closed after
-    // it: slow clients do not hold sockets. Node checks request deadlines every connectionsCheckingInterval (30 s by
-    // default), so it runs at the timeout's own scale.
+    // The whole request (headers and body) must arrive within REQUEST_TIMEOUT_MS (else 408), and scoring must end
+    // within it (else 503): slow clients do not hold sockets. Node checks request deadlines every
+    // connectionsCheckingInterval (30 s by default), so it runs at the timeout's own scale. The socket's idle timer runs
+    // at twice the timeout, so that either answer is sent before the socket could be closed without one. Between
+    // requests, a kept-alive connection stays open for Fastify's keepAliveTimeout (72 s, longer than the usual load
+    // balancer's idle timeout). 0 turns every one of these limits off, Node's 60 s header deadline included.
     requestTimeout: config.requestTimeoutMs,
-    connectionTimeout: config.requestTimeoutMs,
-    ...(config.requestTimeoutMs > 0
-      ? {
-          http: {
+    connectionTimeout: 2 * config.requestTimeoutMs,
+    http:
+      config.requestTimeoutMs > 0
+        ? {
             requestTimeout: config.requestTimeoutMs,
             headersTimeout: config.requestTimeoutMs,
-            connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs),
-          },
-        }
-      : {}),
+            connectionsCheckingInterval: Math.max(100, Math.min(1000, config.requestTimeoutMs)),
+          }
+        : { requestTimeout: 0, headersTimeout: 0 },
     clientErrorHandler: handleClientError,
   });
 
@@ -128,16 +131,6 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   await app.register(inferenceRoutes, { ...scorer, readiness });
   return app;
 }
-
-/**
- * Security headers of every API answer (OWASP REST Security Cheat Sheet): JSON is never to be sniffed as another type,
- * framed or run as a page. Static and few, so they cost next to nothing per request; HSTS belongs to the TLS terminator
- * in front of the service. The HTML docs page gets helmet's full set (http/docs.ts).
- */
-const API_SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-} as const;
 
 /** A tiny batch whose answer the pool must reproduce bit for bit before the service reports ready. */
 function warmUpTask(): ScoreTask {

@@ -3,6 +3,11 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { ProblemError, problemDocument } from './errors.js';
 import { PROBLEM_CONTENT_TYPE } from './errorHandler.js';
+import { API_SECURITY_HEADERS } from './securityHeaders.js';
+
+const SECURITY_HEADER_LINES = Object.entries(API_SECURITY_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
 
 /** Errors Node's HTTP parser raises before a request exists, in the catalog's terms. */
 function problemOf(err: NodeJS.ErrnoException): ProblemError {
@@ -18,18 +23,21 @@ function problemOf(err: NodeJS.ErrnoException): ProblemError {
 
 /**
  * Fastify's `clientErrorHandler`: a malformed or too-slow request is answered with a problem document like every
- * other error, then the socket is closed. Logged at trace with the error code only: Node attaches the raw bytes
+ * other error, then the socket is closed; nothing is written when a response on this connection has begun, as Node
+ * itself does, so a reply is never corrupted. Logged at trace with the error code only: Node attaches the raw bytes
  * received (`rawPacket`) to these errors, and they may hold an API key or body content.
  */
 export function handleClientError(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const problem = problemOf(err);
   this.log.trace({ code: err.code, problem: problem.code }, 'client error');
-  if (socket.writable) {
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (socket.writable && inFlight?.headersSent !== true) {
     const body = JSON.stringify(problemDocument(problem.code, problem.issues));
     socket.write(
       `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
-        `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `${SECURITY_HEADER_LINES}Connection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();

@@ -22,6 +22,12 @@ export interface DecodedScoreRequest {
 export interface DecodeLimits {
   /** Most numbers the input tensor may hold (samples × classes). */
   maxElements: number;
+  /**
+   * Length of the JSON text the body was parsed from, when known. It holds at most half as many numbers as bytes, so
+   * a shape promising more (read from the first element at each depth) is ragged: that is found by the walk over the
+   * values, without first allocating what the shape promised.
+   */
+  bodyBytes?: number;
 }
 
 /**
@@ -72,14 +78,15 @@ export function decodeScoreRequest(body: unknown, limits: DecodeLimits): Decoded
   throwIfAny(issues);
   if (inputField === null || truthField === null || !options.success) throw new Error('unreachable: issues were reported');
 
-  const input = readTensor(fields[inputField], inputField, null, limits.maxElements, issues);
+  const capacity = limits.bodyBytes === undefined ? Infinity : Math.ceil(limits.bodyBytes / 2);
+  const input = readTensor(fields[inputField], inputField, null, limits.maxElements, capacity, issues);
   throwIfAny(issues);
   const shape = input!.shape;
   const classes = shape[shape.length - 1]!;
   const rowShape = shape.slice(0, -1);
-  const truth = readTensor(fields[truthField], truthField, truthField === 'labels' ? rowShape : shape, Infinity, issues);
+  const truth = readTensor(fields[truthField], truthField, truthField === 'labels' ? rowShape : shape, Infinity, capacity, issues);
   const weights = Object.hasOwn(fields, 'class_weights')
-    ? readTensor(fields.class_weights, 'class_weights', [classes], Infinity, issues)
+    ? readTensor(fields.class_weights, 'class_weights', [classes], Infinity, capacity, issues)
     : null;
   throwIfAny(issues);
 
@@ -143,6 +150,7 @@ function readTensor(
   field: string,
   expected: number[] | null,
   maxElements: number,
+  capacity: number,
   issues: Issue[],
 ): Tensor | null {
   const before = issues.length;
@@ -191,7 +199,8 @@ function readTensor(
     );
   }
 
-  const data = new Float64Array(elements);
+  // Never more than the body can hold: past that, writes fall off the end and the walk reports the missing values.
+  const data = new Float64Array(Math.min(elements, capacity));
   const path: number[] = [];
   let offset = 0;
   const last = shape.length - 1;
@@ -234,7 +243,9 @@ function readTensor(
     }
   };
   walk(value, 0);
-  return issues.length > before ? null : { data, shape };
+  if (issues.length > before) return null;
+  if (data.length !== elements) throw new Error(`unreachable: ${elements} numbers read from a body that holds at most ${capacity}`);
+  return { data, shape };
 }
 
 function strideOf(shape: number[], depth: number): number {

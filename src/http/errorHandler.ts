@@ -51,14 +51,18 @@ function knownProblem(error: FastifyError | Error): ProblemError | null {
  */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const problem = asProblem(error);
-  // Failures of ours are errors with their stack; overload, timeouts and shutdown are expected answers (warn).
-  if (problem.code === 'XENT_INTERNAL' || problem.code === 'XENT_WORKER_FAILED') request.log.error({ err: error }, 'request failed');
-  else if (problem.status >= 500) request.log.warn({ code: problem.code }, problem.issues[0]!.detail);
+  logProblem(request, problem, error);
   void reply
     .code(problem.status)
     .headers(problem.headers)
     .type(PROBLEM_CONTENT_TYPE)
     .send(problemDocument(problem.code, problem.issues, instanceOf(request)));
+}
+
+/** Failures of ours are errors with their stack; overload, timeouts and shutdown are expected answers (warn). */
+export function logProblem(request: FastifyRequest, problem: ProblemError, error: unknown): void {
+  if (problem.code === 'XENT_INTERNAL' || problem.code === 'XENT_WORKER_FAILED') request.log.error({ err: error }, 'request failed');
+  else if (problem.status >= 500) request.log.warn({ code: problem.code }, problem.issues[0]!.detail);
 }
 
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): void {

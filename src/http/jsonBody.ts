@@ -45,7 +45,7 @@ export function scoreJsonBody(job: JsonScoreJob): JsonScoreOutcome {
   try {
     // The one-pass reader gives exactly what JSON.parse + decodeScoreRequest give, or null when it is not sure (any
     // error included); then the general path runs and names the problem.
-    const decoded = readScoreRequest(job.bytes, job.limits) ?? decodeScoreRequest(parseJsonBody(utf8.decode(job.bytes)), job.limits);
+    const decoded = readScoreRequest(job.bytes, job.limits) ?? decodeScoreRequest(parseJsonBody(utf8.decode(job.bytes)), { ...job.limits, bodyBytes: job.bytes.length });
     const evaluation = evaluate(decoded.task);
     const response = job.withLosses ? respond(evaluation, decoded, true) : respond(evaluation, decoded, false);
     const { rows, input } = decoded.task;

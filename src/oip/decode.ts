@@ -135,9 +135,9 @@ export function decodeInferenceRequest(body: Buffer, headerLengthHeader: string 
   layOutBinaryData([...specs.values()].sort((a, b) => a.position - b.position), body.length, headerLength, issues);
   throwIfAny(issues);
 
-  const input = readTensor(body, inputSpec, issues);
-  const truth = readTensor(body, truthSpec, issues);
-  const weights = weightSpec === null ? null : readTensor(body, weightSpec, issues);
+  const input = readTensor(body, headerLength ?? body.length, inputSpec, issues);
+  const truth = readTensor(body, headerLength ?? body.length, truthSpec, issues);
+  const weights = weightSpec === null ? null : readTensor(body, headerLength ?? body.length, weightSpec, issues);
   throwIfAny(issues);
 
   const o = options.data;
@@ -500,9 +500,11 @@ function layOutBinaryData(specs: InputSpec[], bodyLength: number, headerLength: 
 }
 
 /** A tensor's values as float64, from the binary data or from JSON data converted to the declared datatype. */
-function readTensor(body: Buffer, spec: InputSpec, issues: Issue[]): Float64Array | null {
+function readTensor(body: Buffer, headerLength: number, spec: InputSpec, issues: Issue[]): Float64Array | null {
   if (spec.binarySize !== null) return decodeBinaryTensor(body, spec.offset, spec.elements, spec.datatype);
-  return readJsonTensor(spec, issues);
+  // JSON data holds at most half as many numbers as the header has bytes: a shape promising more is found ragged by
+  // the walk over the values, without first allocating what it promised.
+  return readJsonTensor(spec, Math.ceil(headerLength / 2), issues);
 }
 
 /**
@@ -511,7 +513,7 @@ function readTensor(body: Buffer, spec: InputSpec, issues: Issue[]): Float64Arra
  * FP32, FP16 and BF16 round to nearest (ties to even), a value beyond the type's range is an error, and integer
  * types take integers only.
  */
-function readJsonTensor(spec: InputSpec, issues: Issue[]): Float64Array | null {
+function readJsonTensor(spec: InputSpec, capacity: number, issues: Issue[]): Float64Array | null {
   const { name, shape, elements, datatype, data } = spec;
   const before = issues.length;
   if (!Array.isArray(data)) {
@@ -528,7 +530,7 @@ function readJsonTensor(spec: InputSpec, issues: Issue[]): Float64Array | null {
     return null;
   }
 
-  const out = new Float64Array(elements);
+  const out = new Float64Array(Math.min(elements, capacity)); // past the end, writes fall off and the walk reports
   const isFloat = isFloatDatatype(datatype);
   let offset = 0;
   const put = (x: unknown, at: () => number[]): void => {
@@ -590,7 +592,9 @@ function readJsonTensor(spec: InputSpec, issues: Issue[]): Float64Array | null {
     }
   };
   walk(data, 0);
-  return issues.length > before ? null : out;
+  if (issues.length > before) return null;
+  if (out.length !== elements) throw new Error(`unreachable: ${elements} values read from a header that holds at most ${capacity}`);
+  return out;
 }
 
 function throwIfAny(issues: Issue[]): void {

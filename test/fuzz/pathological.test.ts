@@ -6,6 +6,9 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { decodeScoreRequest } from '../../src/http/decode.js';
+import { ProblemError } from '../../src/http/errors.js';
+import { decodeInferenceRequest } from '../../src/oip/decode.js';
 import { buildTestApp } from '../helper.js';
 import { disagreement, reference, violations } from './invariants.js';
 
@@ -237,6 +240,58 @@ describe('beyond the limits: a clear 413', () => {
     } finally {
       await small.close();
     }
+  });
+});
+
+/**
+ * Nested arrays whose first element at each depth has `width` entries and whose other entries are 0: read from the
+ * first elements, the shape is [width, ..., width] (width^depth numbers), while the body holds about width·depth.
+ */
+function promising(width: number, depth: number): unknown {
+  let v: unknown = new Array(width).fill(0);
+  for (let d = 1; d < depth; d++) v = [v, ...new Array(width - 1).fill(0)];
+  return v;
+}
+
+function issuesOf(run: () => unknown): { code: string; pointer: string }[] {
+  try {
+    run();
+  } catch (err) {
+    if (err instanceof ProblemError) return err.issues.map(({ code, pointer }) => ({ code, pointer }));
+    throw err;
+  }
+  throw new Error('no ProblemError');
+}
+
+describe('a small body whose shape promises more numbers than it holds: 400, nothing allocated for the promise', () => {
+  it(`[250][250][250] promised by a ${JSON.stringify(promising(250, 3)).length}-byte body, within MAX_ELEMENTS - 400 XENT_INVALID_SHAPE at the first missing row, on both paths`, async () => {
+    expect(250 ** 3).toBeLessThanOrEqual(defaults.maxElements);
+    const text = JSON.stringify({ logits: promising(250, 3), labels: [[0]] });
+    for (const target of [app, workerApp]) {
+      const res = await send(target, '/cost', text);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ code: 'XENT_INVALID_SHAPE', pointer: '/logits/0/1' });
+    }
+  });
+
+  it('10^12 numbers promised with no element limit - the decoders report the shape instead of allocating 8 TB', () => {
+    // Without a bound from the body's size, both decoders would ask for a Float64Array of 10^12 elements first.
+    const body = { logits: promising(100, 6), labels: [[[[[0]]]]] };
+    const text = JSON.stringify(body);
+    expect(issuesOf(() => decodeScoreRequest(body, { maxElements: 2 ** 50, bodyBytes: text.length }))[0]).toEqual({
+      code: 'XENT_INVALID_SHAPE',
+      pointer: '/logits/0/0/0/0/1',
+    });
+    const header = {
+      inputs: [
+        { name: 'logits', shape: [1e6, 1e6], datatype: 'FP64', data: [[0]] },
+        { name: 'labels', shape: [1e6], datatype: 'INT64', data: new Array(1e6).fill(0) },
+      ],
+    };
+    expect(issuesOf(() => decodeInferenceRequest(Buffer.from(JSON.stringify(header)), undefined, { maxElements: 2 ** 50 }))[0]).toEqual({
+      code: 'XENT_INVALID_SHAPE',
+      pointer: '/logits',
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyMatches } from '../../src/http/guards.js';
+import { handleClientError } from '../../src/http/clientError.js';
 import { createHash } from 'node:crypto';
 import { buildTestApp, post } from '../helper.js';
 
@@ -148,5 +149,53 @@ describe('security headers and logs', () => {
     expect(page.headers['content-security-policy']).toContain("default-src 'self'");
     expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
     expect(page.headers['strict-transport-security']).toMatch(/^max-age=/);
+  });
+});
+
+describe('connection deadlines', () => {
+  it('REQUEST_TIMEOUT_MS = 1500 - request and header deadlines at 1.5 s, the idle socket timer at 3 s (after the 408 or 503 can be sent)', async () => {
+    const app = await buildTestApp({ requestTimeoutMs: 1500 });
+    try {
+      expect({ request: app.server.requestTimeout, headers: app.server.headersTimeout, idle: app.server.timeout }).toEqual({
+        request: 1500,
+        headers: 1500,
+        idle: 3000,
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('REQUEST_TIMEOUT_MS = 0 - no limit at all, Node\'s default 60 s header deadline included', async () => {
+    const app = await buildTestApp({ requestTimeoutMs: 0 });
+    try {
+      expect({ request: app.server.requestTimeout, headers: app.server.headersTimeout, idle: app.server.timeout }).toEqual({
+        request: 0,
+        headers: 0,
+        idle: 0,
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a parser error on a connection whose response has begun - nothing written into that response, the socket closed', () => {
+    const written: string[] = [];
+    let destroyed = false;
+    const socket = {
+      destroyed: false,
+      writable: true,
+      _httpMessage: { headersSent: true },
+      write: (s: string) => written.push(s),
+      destroy: () => (destroyed = true),
+    };
+    const log = { trace: () => {} };
+    handleClientError.call({ log } as never, Object.assign(new Error('bad'), { code: 'HPE_INVALID_METHOD' }), socket as never);
+    expect({ written, destroyed }).toEqual({ written: [], destroyed: true });
+    // With no response begun, the problem document is written.
+    socket._httpMessage.headersSent = false;
+    handleClientError.call({ log } as never, Object.assign(new Error('bad'), { code: 'HPE_INVALID_METHOD' }), socket as never);
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
   });
 });

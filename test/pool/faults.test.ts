@@ -64,6 +64,39 @@ describe.each([
   }
 });
 
+describe('a task that never ends, over a real connection', () => {
+  let app: FastifyInstance;
+  let origin: string;
+  beforeAll(async () => {
+    app = await buildTestApp({ inlineMaxBytes: 0, inlineMaxElements: 0, requestTimeoutMs: 1500 }, { poolWorkerFile: faultyWorker });
+    origin = await app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(() => app.close());
+
+  // The socket's own idle timer must not cut the connection before the scoring deadline has been answered.
+  it.each([
+    ['POST /loss', '/loss', { ...good, ignore_index: -7004 }],
+    [
+      'the inference protocol',
+      '/v2/models/cross_entropy/infer',
+      {
+        parameters: { ignore_index: -7004 },
+        inputs: [
+          { name: 'logits', shape: [2, 3], datatype: 'FP64', data: good.logits.flat() },
+          { name: 'labels', shape: [2], datatype: 'INT64', data: good.labels },
+        ],
+      },
+    ],
+  ] as const)('%s - the client receives 503 XENT_TIMEOUT with Retry-After, not a closed connection', async (_name, path, body) => {
+    const started = Date.now();
+    const res = await fetch(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(((await res.json()) as { code: string }).code).toBe('XENT_TIMEOUT');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+  }, 30_000);
+});
+
 describe('overload', () => {
   let app: FastifyInstance;
   beforeAll(async () => {

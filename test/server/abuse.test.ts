@@ -143,7 +143,7 @@ describe('slow clients (slowloris)', () => {
 
 describe('requests Node\'s HTTP parser refuses are problem documents too', () => {
   /** Sends raw bytes and returns everything received until the server closes the connection. */
-  async function exchange(bytes: string): Promise<{ status: number; type: string; problem: { code?: string; status?: number } }> {
+  async function exchange(bytes: string): Promise<{ status: number; type: string; nosniff: boolean; problem: { code?: string; status?: number } }> {
     const c = await rawClient();
     c.socket.write(bytes);
     await closedWithin(c, REQUEST_TIMEOUT_MS + MARGIN_MS);
@@ -152,6 +152,7 @@ describe('requests Node\'s HTTP parser refuses are problem documents too', () =>
     return {
       status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1]),
       type: /^content-type: (.*)$/im.exec(head)?.[1] ?? '',
+      nosniff: /^x-content-type-options: nosniff$/im.test(head) && /^content-security-policy: default-src 'none'/im.test(head),
       problem: JSON.parse(payload || '{}') as { code?: string; status?: number },
     };
   }
@@ -167,14 +168,23 @@ describe('requests Node\'s HTTP parser refuses are problem documents too', () =>
     expect(JSON.parse(payload)).toMatchObject({ status: 408, code: 'XENT_REQUEST_TIMEOUT' });
   }, 15_000);
 
+  it('a body that stops arriving: 408 XENT_REQUEST_TIMEOUT, before the idle connection is cut', async () => {
+    const c = await rawClient();
+    c.socket.write('POST /loss HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"logits":');
+    await closedWithin(c, REQUEST_TIMEOUT_MS + MARGIN_MS);
+    const [head = '', payload = ''] = c.received().split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(payload)).toMatchObject({ status: 408, code: 'XENT_REQUEST_TIMEOUT' });
+  }, 15_000);
+
   it('headers beyond Node\'s 16 KiB limit: 431 XENT_HEADERS_TOO_LARGE', async () => {
     const res = await exchange(`GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n`);
-    expect(res).toMatchObject({ status: 431, type: expect.stringMatching(/^application\/problem\+json/), problem: { status: 431, code: 'XENT_HEADERS_TOO_LARGE' } });
+    expect(res).toMatchObject({ status: 431, nosniff: true, type: expect.stringMatching(/^application\/problem\+json/), problem: { status: 431, code: 'XENT_HEADERS_TOO_LARGE' } });
   }, 15_000);
 
   it('an invalid header name: 400 XENT_BAD_REQUEST', async () => {
     const res = await exchange('GET /healthz HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n');
-    expect(res).toMatchObject({ status: 400, type: expect.stringMatching(/^application\/problem\+json/), problem: { status: 400, code: 'XENT_BAD_REQUEST' } });
+    expect(res).toMatchObject({ status: 400, nosniff: true, type: expect.stringMatching(/^application\/problem\+json/), problem: { status: 400, code: 'XENT_BAD_REQUEST' } });
   }, 15_000);
 });
 
@@ -195,7 +205,7 @@ describe('idle connections', () => {
     for (const c of [...keptAlive, ...silent]) c.socket.destroy();
   }, 30_000);
 
-  it('connections that never send a byte are closed by the server (connectionTimeout = REQUEST_TIMEOUT_MS)', async () => {
+  it('connections that never send a byte are closed by the server (the header deadline, REQUEST_TIMEOUT_MS)', async () => {
     const silent = await Promise.all(Array.from({ length: 50 }, () => rawClient()));
     const times = await Promise.all(silent.map((c) => closedWithin(c, 15_000)));
     expect(Math.max(...times)).toBeLessThan(REQUEST_TIMEOUT_MS + MARGIN_MS);

@@ -16,7 +16,7 @@ import {
 } from '../../oip/schemas.js';
 import { SERVICE_VERSION } from '../docs.js';
 import { ProblemError } from '../errors.js';
-import { asProblem } from '../errorHandler.js';
+import { asProblem, logProblem } from '../errorHandler.js';
 import { respond } from '../outcome.js';
 import { jsonSchemaOf } from '../schemas.js';
 import { scoreTask, type Scorer } from '../scoring.js';
@@ -276,7 +276,7 @@ async function decompress(request: FastifyRequest, body: Buffer, bodyLimit: numb
 /** Every problem as `{"error": "<pointer>: <detail>; ..."}` (the first one as the JSON API's `detail`), plus its code. */
 function handleInferenceError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const problem = asProblem(error);
-  if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+  logProblem(request, problem, error);
   const message = problem.issues.map((i) => (i.pointer === '' ? i.detail : `${i.pointer}: ${i.detail}`)).join('; ');
   void reply.code(problem.status).headers(problem.headers).type(JSON_TYPE).send({ error: message, code: problem.code });
 }

@@ -43,12 +43,13 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
     return503OnClosing: false,
     // The whole request (headers and body) must arrive within REQUEST_TIMEOUT_MS (else 408), and scoring must end
     // within it (else 503): slow clients do not hold sockets. Node checks request deadlines every
-    // connectionsCheckingInterval (30 s by default), so it runs at the timeout's own scale. The socket's idle timer runs
-    // at twice the timeout, so that either answer is sent before the socket could be closed without one. Between
-    // requests, a kept-alive connection stays open for Fastify's keepAliveTimeout (72 s, longer than the usual load
-    // balancer's idle timeout). 0 turns every one of these limits off, Node's 60 s header deadline included.
+    // connectionsCheckingInterval (30 s by default), so it runs at the timeout's own scale (at most 1 s late). The
+    // socket's idle timer runs at twice the timeout and at least 2 s past it, so that either answer is sent before the
+    // socket could be closed without one. Between requests, a kept-alive connection stays open for Fastify's
+    // keepAliveTimeout (72 s, longer than the usual load balancer's idle timeout). 0 turns every one of these limits
+    // off, Node's 60 s header deadline included.
     requestTimeout: config.requestTimeoutMs,
-    connectionTimeout: 2 * config.requestTimeoutMs,
+    connectionTimeout: config.requestTimeoutMs > 0 ? Math.max(2 * config.requestTimeoutMs, config.requestTimeoutMs + 2000) : 0,
     http:
       config.requestTimeoutMs > 0
         ? {

@@ -26,6 +26,7 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
   const labelSmoothing = task.labelSmoothing;
   const spread = labelSmoothing / classes; // share spread evenly over every class (below the normal range: productOf)
   const smoothing = labelSmoothing > 0;
+  const tinySpread = smoothing && spread < MIN_NORMAL; // then applied once per row, scaled (productOf)
   const low = task.epsilon;
   const high = 1 - task.epsilon;
 
@@ -98,8 +99,13 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
           s = t;
         }
         const spreadTerm = isLogits ? s + e + lse1p * weightSum : s + e;
-        // ε/C below the normal range would carry fewer digits than the rest: then ε·(1/C)·Σ, scaled.
-        loss += spread >= MIN_NORMAL ? spread * spreadTerm : productOf(labelSmoothing, 1 / classes, spreadTerm);
+        // ε/C below the normal range would carry fewer digits than the rest: then ε·(1/C)·Σ, scaled. A Σ that
+        // overflows (weights near the float64 limit) is summed again term by term with ε/C applied first.
+        loss += Number.isFinite(spreadTerm)
+          ? spread >= MIN_NORMAL
+            ? spread * spreadTerm
+            : productOf(labelSmoothing, 1 / classes, spreadTerm)
+          : scaledSmoothingTerm(task, base, m, lse1p);
       }
     } else {
       const t0 = targets!;
@@ -111,6 +117,8 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
       }
       let s = 0;
       let e = 0;
+      let tinyHigh = 0; // Σ_c w_c·nl_c when ε/C is below the normal range, scaled by ε/C once per row
+      let tinyLow = 0;
       let best = t0[base]!;
       let bestClass = 0;
       for (let c = 0; c < classes; c++) {
@@ -120,21 +128,33 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
           bestClass = c;
         }
         const wc = classWeights === null ? 1 : classWeights[c]!;
-        const share = keep * tc + spread;
-        const coefficient = wc * share;
-        if (wc === 0 || ((keep === 0 || tc === 0) && !smoothing)) continue; // exact zeros, not underflow
+        // Exact zeros, not underflow: a term whose coefficient is 0 contributes 0 even where nl_c is infinite.
+        const hasShare = (keep !== 0 && tc !== 0) || (smoothing && !tinySpread);
+        if (wc === 0 || (!hasShare && !tinySpread)) continue;
         const nl = isLogits ? m - input[base + c]! + lse1p : -Math.log(clip(input[base + c]!, low, high));
-        // A coefficient below the normal range (tiny weight times tiny target) is recomputed without underflow.
-        const x =
-          share >= MIN_NORMAL && coefficient >= MIN_NORMAL
-            ? coefficient * nl
-            : productOf(wc, keep, tc, nl) + productOf(wc, labelSmoothing, 1 / classes, nl);
-        const t = s + x;
-        e += s >= x ? s - t + x : x - t + s;
-        s = t;
+        if (hasShare) {
+          const share = tinySpread ? keep * tc : keep * tc + spread;
+          const coefficient = wc * share;
+          // A coefficient outside the normal range (a tiny weight times a tiny target, or two huge ones) is
+          // recomputed from the factors, without underflow or overflow on the way.
+          const x =
+            share >= MIN_NORMAL && coefficient >= MIN_NORMAL && coefficient <= Number.MAX_VALUE
+              ? coefficient * nl
+              : productOf(wc, keep, tc, nl) + (tinySpread ? 0 : productOf(wc, labelSmoothing, 1 / classes, nl));
+          const t = s + x;
+          e += s >= x ? s - t + x : x - t + s;
+          s = t;
+        }
+        if (tinySpread) {
+          const x = wc * nl;
+          const t = tinyHigh + x;
+          tinyLow += tinyHigh >= x ? tinyHigh - t + x : x - t + tinyHigh;
+          tinyHigh = t;
+        }
       }
-      if (bestClass === k) correct++;
       loss = s + e;
+      if (tinySpread) loss += productOf(labelSmoothing, 1 / classes, tinyHigh + tinyLow);
+      if (bestClass === k) correct++;
     }
 
     losses[r] = loss;
@@ -162,4 +182,25 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
 /** numpy.clip: minimum(maximum(p, low), high). */
 function clip(p: number, low: number, high: number): number {
   return p < low ? low : p > high ? high : p;
+}
+
+/**
+ * (ε/C)·Σ_c w_c·nl_c for one row of a labelled sample, each term scaled before it is added: for the rare row whose
+ * plain Σ overflows although the smoothing term does not (class weights near the float64 limit).
+ */
+function scaledSmoothingTerm(task: ScoreTask, base: number, m: number, lse1p: number): number {
+  const { classes, input, classWeights } = task;
+  const share = 1 / classes;
+  let s = 0;
+  let e = 0;
+  for (let c = 0; c < classes; c++) {
+    const wc = classWeights === null ? 1 : classWeights[c]!;
+    if (wc === 0) continue;
+    const nl = task.kind === 'logits' ? m - input[base + c]! + lse1p : -Math.log(clip(input[base + c]!, task.epsilon, 1 - task.epsilon));
+    const x = productOf(task.labelSmoothing, share, wc, nl);
+    const t = s + x;
+    e += s >= x ? s - t + x : x - t + s;
+    s = t;
+  }
+  return s + e;
 }

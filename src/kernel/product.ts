@@ -7,21 +7,25 @@
  * cost (a few dozen flops) does not matter.
  */
 export function productOf(a: number, b: number, c: number, d = 1): number {
+  if (!(a >= 0 && b >= 0 && c >= 0 && d >= 0)) return NaN; // NaN or a negative factor: not a product of this kind
   if (a === 0 || b === 0 || c === 0 || d === 0) return 0;
   if (a === Infinity || b === Infinity || c === Infinity || d === Infinity) return Infinity;
-  let mantissa = 1;
-  let exponent = 0;
-  for (const x of [a, b, c, d]) {
-    const e = exponentOf(x);
-    // x·2^-e is exact: for a subnormal x the scaling goes through 2^64 so that no power of two leaves the range.
-    mantissa *= e >= -1022 ? x * pow2(-e) : x * TWO_64 * pow2(-e - 64);
-    exponent += e;
-  }
+  const ea = exponentOf(a);
+  const eb = exponentOf(b);
+  const ec = exponentOf(c);
+  const ed = exponentOf(d);
+  const mantissa = mantissaOf(a, ea) * mantissaOf(b, eb) * mantissaOf(c, ec) * mantissaOf(d, ed);
+  const exponent = ea + eb + ec + ed;
   // mantissa is in [1, 16): 2^exponent scales it exactly while the result is normal; below, one rounding.
   if (exponent > 1023) return Infinity;
   if (exponent >= -1022) return mantissa * pow2(exponent);
   if (exponent >= -2096) return mantissa * MIN_NORMAL * pow2(exponent + 1022);
   return 0;
+}
+
+/** x·2^-e in [1, 2), exactly: for a subnormal x the scaling goes through 2^64 so that no power of two leaves the range. */
+function mantissaOf(x: number, e: number): number {
+  return e >= -1022 ? x * pow2(-e) : x * TWO_64 * pow2(-e - 64);
 }
 
 /** The smallest positive normal float64, 2^-1022. */

@@ -562,7 +562,7 @@ function readJsonTensor(spec: InputSpec, capacity: number, issues: Issue[]): Flo
 
   if (!nested) {
     for (let i = 0; i < elements && issues.length < MAX_ISSUES; i++) put(data[i], () => unflatten(i, shape));
-    return issues.length > before ? null : out;
+    return issues.length > before ? null : complete(out, elements, capacity);
   }
 
   const path: number[] = [];
@@ -592,7 +592,11 @@ function readJsonTensor(spec: InputSpec, capacity: number, issues: Issue[]): Flo
     }
   };
   walk(data, 0);
-  if (issues.length > before) return null;
+  return issues.length > before ? null : complete(out, elements, capacity);
+}
+
+/** The tensor, once every value has been read: it cannot be shorter than its shape, since the header held the data. */
+function complete(out: Float64Array, elements: number, capacity: number): Float64Array {
   if (out.length !== elements) throw new Error(`unreachable: ${elements} values read from a header that holds at most ${capacity}`);
   return out;
 }

@@ -153,14 +153,23 @@ describe('security headers and logs', () => {
 });
 
 describe('connection deadlines', () => {
-  it('REQUEST_TIMEOUT_MS = 1500 - request and header deadlines at 1.5 s, the idle socket timer at 3 s (after the 408 or 503 can be sent)', async () => {
+  it('REQUEST_TIMEOUT_MS = 1500 - request and header deadlines at 1.5 s, the idle socket timer at 3.5 s (after the 408 or 503 can be sent)', async () => {
     const app = await buildTestApp({ requestTimeoutMs: 1500 });
     try {
       expect({ request: app.server.requestTimeout, headers: app.server.headersTimeout, idle: app.server.timeout }).toEqual({
         request: 1500,
         headers: 1500,
-        idle: 3000,
+        idle: 3500,
       });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('REQUEST_TIMEOUT_MS = 20 000 - the idle socket timer at twice the deadline, 40 s', async () => {
+    const app = await buildTestApp({ requestTimeoutMs: 20_000 });
+    try {
+      expect(app.server.timeout).toBe(40_000);
     } finally {
       await app.close();
     }

@@ -184,6 +184,30 @@ describe('crossEntropy - exactness against a 40-digit reference', () => {
     expect(s.losses[0]).toBeGreaterThan(1.3e-20);
   });
 
+  it('a huge weight times a huge target overflows, the loss does not - 1e200 · 1e200 · nl', () => {
+    // p = 1 on the weighted class: nl = 0 and the loss is exactly 0 (Infinity · 0 would be NaN).
+    const zero = expectExact({ kind: 'probabilities', input: [[1, 0]], targets: [[1e200, 0]], classWeights: [1e200, 1] });
+    expect(zero.losses[0]).toBe(0);
+    // nl ≈ 3e-252 on the weighted class: a loss near 1e148.
+    const s = expectExact({ kind: 'logits', input: [[0, -580]], targets: [[1e200, 0]], classWeights: [1e200, 1] });
+    expect(s.losses[0]).toBeGreaterThan(1e147);
+  });
+
+  it('label smoothing over weights near the float64 limit - Σ w·nl overflows, ε/C · Σ w·nl does not', () => {
+    const s = expectExact({ kind: 'logits', input: [[0, -1e10]], labels: [0], classWeights: [1e300, 1e300], labelSmoothing: 1e-20 });
+    expect(s.losses[0]).toBeGreaterThan(1e289);
+  });
+
+  it('a label smoothing whose ε/C is subnormal, with soft targets - applied once per row, exactly', () => {
+    expectExact({
+      kind: 'logits',
+      input: [[1e300, -1e300, 0], [3, 1, 2]],
+      targets: [[1, 0, 0], [0.25, 0.5, 0.25]],
+      classWeights: [1, 2, 0.5],
+      labelSmoothing: 1e-310,
+    });
+  });
+
   it('a loss below the normal range (fast-check counterexample) - the nearest subnormal, not 0', () => {
     const r: ReferenceRequest = {
       kind: 'logits',

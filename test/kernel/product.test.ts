@@ -28,6 +28,8 @@ describe('productOf - products whose partial products leave the float64 range', 
     expect(productOf(2 ** -1000, 2 ** -74, 1)).toBe(Number.MIN_VALUE);
     expect(productOf(2 ** -1000, 2 ** -76, 1)).toBe(0); // a quarter of the smallest subnormal rounds to 0
     expect(productOf(2 ** 1000, 2 ** 24, 1)).toBe(Infinity);
+    expect(productOf(NaN, 1, 1)).toBeNaN();
+    expect(productOf(-1, 1, 1)).toBeNaN();
   });
 
   it('any positive finite factors - within 2 ulp of the exact product (one subnormal step below the normal range)', () => {

@@ -78,7 +78,7 @@ export function decodeScoreRequest(body: unknown, limits: DecodeLimits): Decoded
   throwIfAny(issues);
   if (inputField === null || truthField === null || !options.success) throw new Error('unreachable: issues were reported');
 
-  const capacity = limits.bodyBytes === undefined ? Infinity : Math.ceil(limits.bodyBytes / 2);
+  const capacity = limits.bodyBytes === undefined ? Infinity : maxJsonNumbers(limits.bodyBytes);
   const input = readTensor(fields[inputField], inputField, null, limits.maxElements, capacity, issues);
   throwIfAny(issues);
   const shape = input!.shape;
@@ -246,6 +246,14 @@ function readTensor(
   if (issues.length > before) return null;
   if (data.length !== elements) throw new Error(`unreachable: ${elements} numbers read from a body that holds at most ${capacity}`);
   return { data, shape };
+}
+
+/**
+ * Most numbers JSON text of this many bytes can hold: each takes a digit and a separator. A tensor shape promising
+ * more (read from the first element at each depth) is ragged, so decoders allocate no more than this for it.
+ */
+export function maxJsonNumbers(bytes: number): number {
+  return Math.ceil(bytes / 2);
 }
 
 function strideOf(shape: number[], depth: number): number {

@@ -22,8 +22,9 @@ import type { RowLosses, ScoreTask } from './types.js';
 export function crossEntropyRows(task: ScoreTask): RowLosses {
   const { rows, classes, input, labels, targets, classWeights, ignoreIndex } = task;
   const isLogits = task.kind === 'logits';
-  const keep = 1 - task.labelSmoothing; // share of the given label or target
   const labelSmoothing = task.labelSmoothing;
+  const keep = 1 - labelSmoothing; // share of the given label or target
+  const perClass = 1 / classes;
   const spread = labelSmoothing / classes; // share spread evenly over every class (below the normal range: productOf)
   const smoothing = labelSmoothing > 0;
   const tinySpread = smoothing && spread < MIN_NORMAL; // then applied once per row, scaled (productOf)
@@ -104,7 +105,7 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
         loss += Number.isFinite(spreadTerm)
           ? spread >= MIN_NORMAL
             ? spread * spreadTerm
-            : productOf(labelSmoothing, 1 / classes, spreadTerm)
+            : productOf(labelSmoothing, perClass, spreadTerm)
           : scaledSmoothingTerm(task, base, m, lse1p);
       }
     } else {
@@ -140,7 +141,7 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
           const x =
             share >= MIN_NORMAL && coefficient >= MIN_NORMAL && coefficient <= Number.MAX_VALUE
               ? coefficient * nl
-              : productOf(wc, keep, tc, nl) + (tinySpread ? 0 : productOf(wc, labelSmoothing, 1 / classes, nl));
+              : productOf(wc, keep, tc, nl) + (tinySpread ? 0 : productOf(wc, labelSmoothing, perClass, nl));
           const t = s + x;
           e += s >= x ? s - t + x : x - t + s;
           s = t;
@@ -153,7 +154,7 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
         }
       }
       loss = s + e;
-      if (tinySpread) loss += productOf(labelSmoothing, 1 / classes, tinyHigh + tinyLow);
+      if (tinySpread) loss += productOf(labelSmoothing, perClass, tinyHigh + tinyLow);
       if (bestClass === k) correct++;
     }
 

@@ -1,4 +1,4 @@
-import { MAX_DIMENSIONS, MAX_ISSUES } from '../http/decode.js';
+import { MAX_DIMENSIONS, MAX_ISSUES, maxJsonNumbers } from '../http/decode.js';
 import { ProblemError, type Issue } from '../http/errors.js';
 import type { RequestLayout } from '../http/outcome.js';
 import { escapeToken, memberPointer, pointerTo, unflatten } from '../http/pointer.js';
@@ -502,9 +502,9 @@ function layOutBinaryData(specs: InputSpec[], bodyLength: number, headerLength: 
 /** A tensor's values as float64, from the binary data or from JSON data converted to the declared datatype. */
 function readTensor(body: Buffer, headerLength: number, spec: InputSpec, issues: Issue[]): Float64Array | null {
   if (spec.binarySize !== null) return decodeBinaryTensor(body, spec.offset, spec.elements, spec.datatype);
-  // JSON data holds at most half as many numbers as the header has bytes: a shape promising more is found ragged by
-  // the walk over the values, without first allocating what it promised.
-  return readJsonTensor(spec, Math.ceil(headerLength / 2), issues);
+  // A shape promising more numbers than the JSON header can hold is found ragged by the walk over the values,
+  // without first allocating what it promised.
+  return readJsonTensor(spec, maxJsonNumbers(headerLength), issues);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { sumExpShifted } from './exp.js';
-import { MIN_NORMAL, productOf } from './product.js';
+import { MIN_NORMAL, NonNegativeSum } from './float64.js';
+import { productOf } from './product.js';
 import type { RowLosses, ScoreTask } from './types.js';
 
 /**
@@ -32,24 +33,18 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
   const high = 1 - task.epsilon;
 
   // Σ_c w_c, for the smoothing term of logits: Σ_c w_c·nl_c = Σ_c w_c·(m − z_c) + log1p(s)·Σ_c w_c.
+  // Every sum below is of non-negative terms (losses, weights, w_c·nl_c), as NonNegativeSum requires.
+  const sum = new NonNegativeSum();
+  const rowSum = new NonNegativeSum();
+  const tinySum = new NonNegativeSum();
+  const totalWeight = new NonNegativeSum();
   let weightSum = classes;
   if (classWeights !== null) {
-    let s = 0;
-    let e = 0;
-    for (let c = 0; c < classes; c++) {
-      const x = classWeights[c]!;
-      const t = s + x;
-      e += s >= x ? s - t + x : x - t + s;
-      s = t;
-    }
-    weightSum = s + e;
+    for (let c = 0; c < classes; c++) rowSum.add(classWeights[c]!);
+    weightSum = rowSum.value;
   }
 
   const losses = new Float64Array(rows);
-  let sumHigh = 0;
-  let sumLow = 0;
-  let weightHigh = 0;
-  let weightLow = 0;
   let count = 0;
   let correct = 0;
   let nonFiniteRow = -1;
@@ -77,11 +72,7 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
       count++;
       if (y === k) correct++;
       const wy = classWeights === null ? 1 : classWeights[y]!;
-      {
-        const t = weightHigh + wy;
-        weightLow += weightHigh >= wy ? weightHigh - t + wy : wy - t + weightHigh;
-        weightHigh = t;
-      }
+      totalWeight.add(wy);
       const given = keep * wy;
       if (keep !== 0 && wy !== 0) {
         const nl = isLogits ? m - input[base + y]! + lse1p : -Math.log(clip(input[base + y]!, low, high));
@@ -89,17 +80,13 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
       }
       if (smoothing) {
         // Σ_c w_c·nl_c, compensated; for logits the log1p(s) part is factored out as shown above.
-        let s = 0;
-        let e = 0;
+        rowSum.reset();
         for (let c = 0; c < classes; c++) {
           const wc = classWeights === null ? 1 : classWeights[c]!;
           if (wc === 0) continue;
-          const x = isLogits ? wc * (m - input[base + c]!) : wc * -Math.log(clip(input[base + c]!, low, high));
-          const t = s + x;
-          e += s >= x ? s - t + x : x - t + s;
-          s = t;
+          rowSum.add(isLogits ? wc * (m - input[base + c]!) : wc * -Math.log(clip(input[base + c]!, low, high)));
         }
-        const spreadTerm = isLogits ? s + e + lse1p * weightSum : s + e;
+        const spreadTerm = isLogits ? rowSum.value + lse1p * weightSum : rowSum.value;
         // ε/C below the normal range would carry fewer digits than the rest: then ε·(1/C)·Σ, scaled. A Σ that
         // overflows (weights near the float64 limit) is summed again term by term with ε/C applied first.
         loss += Number.isFinite(spreadTerm)
@@ -111,15 +98,9 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
     } else {
       const t0 = targets!;
       count++;
-      {
-        const t = weightHigh + 1;
-        weightLow += weightHigh >= 1 ? weightHigh - t + 1 : 1 - t + weightHigh;
-        weightHigh = t;
-      }
-      let s = 0;
-      let e = 0;
-      let tinyHigh = 0; // Σ_c w_c·nl_c when ε/C is below the normal range, scaled by ε/C once per row
-      let tinyLow = 0;
+      totalWeight.add(1);
+      rowSum.reset();
+      tinySum.reset(); // Σ_c w_c·nl_c when ε/C is below the normal range, scaled by ε/C once per row
       let best = t0[base]!;
       let bestClass = 0;
       for (let c = 0; c < classes; c++) {
@@ -138,23 +119,16 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
           const coefficient = wc * share;
           // A coefficient outside the normal range (a tiny weight times a tiny target, or two huge ones) is
           // recomputed from the factors, without underflow or overflow on the way.
-          const x =
+          rowSum.add(
             share >= MIN_NORMAL && coefficient >= MIN_NORMAL && coefficient <= Number.MAX_VALUE
               ? coefficient * nl
-              : productOf(wc, keep, tc, nl) + (tinySpread ? 0 : productOf(wc, labelSmoothing, perClass, nl));
-          const t = s + x;
-          e += s >= x ? s - t + x : x - t + s;
-          s = t;
+              : productOf(wc, keep, tc, nl) + (tinySpread ? 0 : productOf(wc, labelSmoothing, perClass, nl)),
+          );
         }
-        if (tinySpread) {
-          const x = wc * nl;
-          const t = tinyHigh + x;
-          tinyLow += tinyHigh >= x ? tinyHigh - t + x : x - t + tinyHigh;
-          tinyHigh = t;
-        }
+        if (tinySpread) tinySum.add(wc * nl);
       }
-      loss = s + e;
-      if (tinySpread) loss += productOf(labelSmoothing, perClass, tinyHigh + tinyLow);
+      loss = rowSum.value;
+      if (tinySpread) loss += productOf(labelSmoothing, perClass, tinySum.value);
       if (bestClass === k) correct++;
     }
 
@@ -163,17 +137,15 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
       if (nonFiniteRow < 0) nonFiniteRow = r;
       continue;
     }
-    const t = sumHigh + loss;
-    sumLow += sumHigh >= loss ? sumHigh - t + loss : loss - t + sumHigh;
-    sumHigh = t;
+    sum.add(loss);
   }
 
   return {
     losses,
-    sumHigh,
-    sumLow,
-    totalWeightHigh: weightHigh,
-    totalWeightLow: weightLow,
+    sumHigh: sum.high,
+    sumLow: sum.low,
+    totalWeightHigh: totalWeight.high,
+    totalWeightLow: totalWeight.low,
     count,
     correct,
     nonFiniteRow,
@@ -192,16 +164,12 @@ function clip(p: number, low: number, high: number): number {
 function scaledSmoothingTerm(task: ScoreTask, base: number, m: number, lse1p: number): number {
   const { classes, input, classWeights } = task;
   const share = 1 / classes;
-  let s = 0;
-  let e = 0;
+  const sum = new NonNegativeSum();
   for (let c = 0; c < classes; c++) {
     const wc = classWeights === null ? 1 : classWeights[c]!;
     if (wc === 0) continue;
     const nl = task.kind === 'logits' ? m - input[base + c]! + lse1p : -Math.log(clip(input[base + c]!, task.epsilon, 1 - task.epsilon));
-    const x = productOf(task.labelSmoothing, share, wc, nl);
-    const t = s + x;
-    e += s >= x ? s - t + x : x - t + s;
-    s = t;
+    sum.add(productOf(task.labelSmoothing, share, wc, nl));
   }
-  return s + e;
+  return sum.value;
 }

@@ -31,6 +31,9 @@
  * step or binary file is needed; where WebAssembly is unavailable the same arithmetic runs in JavaScript.
  */
 
+import { NonNegativeSum, pow2 } from './float64.js';
+import { CONST_AT, DATA_AT, STATE_AT, SUM_KERNEL_CONSTANTS as CONSTANTS, TABLE_AT, assembleSumKernel, type SumKernelConstant } from './wasmSumKernel.js';
+
 /** Table size N = 2^TABLE_BITS. */
 const TABLE_BITS = 7;
 const N = 1 << TABLE_BITS;
@@ -49,8 +52,6 @@ const C5 = 1 / 120;
 /** The fast path's domain: e^−700 ≈ 9.9e-305 keeps S·q normal; e^709 ≈ 8.2e307 is finite. */
 const FAST_MIN = -700;
 const FAST_MAX = 709;
-const MIN_EXPONENT = -1022;
-const MAX_EXPONENT = 1023;
 
 /**
  * EXP_TABLE[2j] = T_j, the float64 nearest to 2^(j/128), and EXP_TABLE[2j + 1] = t_j = (2^(j/128) − T_j)/T_j rounded
@@ -123,15 +124,6 @@ export const EXP_TABLE: Float64Array = Float64Array.from([
   1.978456026387951, 2.0414278897578303e-17, 1.9891988469672663, 4.124842848606488e-18,
 ]);
 
-/** POW2[k − MIN_EXPONENT] = 2^k for every normal exponent k, by exact halving and doubling. */
-const POW2 = new Float64Array(MAX_EXPONENT - MIN_EXPONENT + 1);
-{
-  let p = 1;
-  for (let k = 0; k >= MIN_EXPONENT; k--, p *= 0.5) POW2[k - MIN_EXPONENT] = p;
-  p = 1;
-  for (let k = 0; k <= MAX_EXPONENT; k++, p *= 2) POW2[k - MIN_EXPONENT] = p;
-}
-
 /** e^x within 1 ulp (< 0.516 ulp); `Math.exp(x)` outside [−700, 709], so exp(−Infinity) = 0 and exp(NaN) is NaN. */
 export function exp(x: number): number {
   if (!(x >= FAST_MIN && x <= FAST_MAX)) return Math.exp(x);
@@ -149,7 +141,7 @@ function expNear(x: number, d: number): number {
   const i = (n & J_MASK) << 1;
   const r2 = r * r;
   const q = EXP_TABLE[i + 1]! + r + r2 * (C2 + r * C3 + r2 * (C4 + r * C5));
-  const scale = POW2[(n >> TABLE_BITS) - MIN_EXPONENT]! * EXP_TABLE[i]!;
+  const scale = pow2(n >> TABLE_BITS) * EXP_TABLE[i]!;
   return scale + scale * q;
 }
 
@@ -177,8 +169,7 @@ export function sumExpBackend(): 'wasm-simd128' | 'js' {
  * the fast domain are added afterwards (keeping the `Math.exp` call out of the main loop keeps it fast).
  */
 export function sumExpShiftedJs(input: Float64Array, offset: number, n: number, m: number, skip: number): number {
-  let s = 0;
-  let e = 0;
+  const sum = jsSum.reset();
   let slow = false;
   const end = offset + n;
   const skipAt = offset + skip;
@@ -190,19 +181,17 @@ export function sumExpShiftedJs(input: Float64Array, offset: number, n: number, 
       continue;
     }
     const b = x - z; // TwoSum(z, −m): x + d = z − m exactly
-    const y = expNear(x, z - (x - b) + (-m - b));
-    const t = s + y;
-    e += s >= y ? s - t + y : y - t + s;
-    s = t;
+    sum.add(expNear(x, z - (x - b) + (-m - b)));
   }
-  return slow ? addSlowTerms(input, offset, n, m, skip, s, e) : s + e;
+  if (slow) addSlowTerms(input, offset, n, m, skip, sum);
+  return sum.value;
 }
 
 /**
- * s + e plus the terms whose argument is outside the fast domain (masked classes, e^(z − m) below ~1e-304), by
+ * Adds to `sum` the terms whose argument is outside the fast domain (masked classes, e^(z − m) below ~1e-304), by
  * `Math.exp` (< 1 ulp) times 1 + d for the rounding error d of z − m, so that these terms too are close to e^(z − m).
  */
-function addSlowTerms(input: Float64Array, offset: number, n: number, m: number, skip: number, s: number, e: number) {
+function addSlowTerms(input: Float64Array, offset: number, n: number, m: number, skip: number, sum: NonNegativeSum): void {
   for (let c = 0; c < n; c++) {
     if (c === skip) continue;
     const z = input[offset + c]!;
@@ -213,29 +202,21 @@ function addSlowTerms(input: Float64Array, offset: number, n: number, m: number,
       const b = x - z;
       y += y * (z - (x - b) + (-m - b));
     }
-    const t = s + y;
-    e += s >= y ? s - t + y : y - t + s;
-    s = t;
+    sum.add(y);
   }
-  return s + e;
 }
+
+/** Values copied per call: 32 KiB, so the chunk stays in L1 cache while it is summed. */
+const CHUNK = 4096;
+
+/** Accumulators reused by every call (the kernel is synchronous and single-threaded per isolate). */
+const jsSum = new NonNegativeSum();
+const wasmSum = new NonNegativeSum();
 
 /** Below this row length the JavaScript loop beats copying into WebAssembly memory and calling (crossover 16–24). */
 export const WASM_MIN_LENGTH = 20;
 
-/**
- * Layout of the kernel's single 64 KiB page, in bytes: the table as (t_j, bits(T_j) − j·2^45) pairs; the two lanes
- * of s and of e; the constants as f64x2 splats; the chunk of input being summed.
- */
-const TABLE_AT = 0;
-const STATE_AT = 2048;
-const CONST_AT = 2080;
-const DATA_AT = 4096;
-/** Values copied per call: 32 KiB, so the chunk stays in L1 cache while it is summed. */
-const CHUNK = 4096;
-/** The splatted constants, in memory order from CONST_AT (16 bytes each). */
-const CONSTANTS = ['m', '-m', 'FAST_MIN', 'FAST_MAX', 'N/ln2', 'SHIFT', 'L1', 'L2', 'C2', 'C3', 'C4', 'C5'] as const;
-const CONSTANT_VALUES: Record<Exclude<(typeof CONSTANTS)[number], 'm' | '-m'>, number> = {
+const CONSTANT_VALUES: Record<Exclude<SumKernelConstant, 'm' | '-m'>, number> = {
   FAST_MIN,
   FAST_MAX,
   'N/ln2': N_OVER_LN2,
@@ -262,7 +243,7 @@ function sumExpShiftedWasm(
   m: number,
   skip: number,
 ): number {
-  const { f64, sum } = kernel;
+  const { f64 } = kernel;
   const data = DATA_AT / 8;
   f64.fill(0, STATE_AT / 8, STATE_AT / 8 + 4);
   f64[CONST_AT / 8] = m;
@@ -277,13 +258,15 @@ function sumExpShiftedWasm(
     if (skip >= a && skip < a + length) f64[data + skip - a] = -Infinity;
     let padded = length;
     if (padded & 1) f64[data + padded++] = -Infinity;
-    fast += sum(DATA_AT, DATA_AT + padded * 8);
+    fast += kernel.sum(DATA_AT, DATA_AT + padded * 8);
   }
-  const s0 = f64[STATE_AT / 8]!;
-  const s1 = f64[STATE_AT / 8 + 1]!;
-  const s = s0 + s1;
-  const e = f64[STATE_AT / 8 + 2]! + f64[STATE_AT / 8 + 3]! + (s0 >= s1 ? s0 - s + s1 : s1 - s + s0);
-  return fast < (skip >= 0 && skip < n ? n - 1 : n) ? addSlowTerms(input, offset, n, m, skip, s, e) : s + e;
+  // The two lanes' sums and compensations, combined by one more compensated step.
+  const sum = wasmSum.reset();
+  sum.add(f64[STATE_AT / 8]!);
+  sum.add(f64[STATE_AT / 8 + 1]!);
+  sum.low += f64[STATE_AT / 8 + 2]! + f64[STATE_AT / 8 + 3]!;
+  if (fast < (skip >= 0 && skip < n ? n - 1 : n)) addSlowTerms(input, offset, n, m, skip, sum);
+  return sum.value;
 }
 
 /** The parts of the WebAssembly JS API used here (not in the ES2023 lib). */
@@ -299,7 +282,7 @@ function instantiateSumKernel(): WasmKernel | null {
   if (api === undefined) return null;
   let kernel: Record<string, unknown>;
   try {
-    kernel = new api.Instance(new api.Module(assembleSumKernel()), {}).exports;
+    kernel = new api.Instance(new api.Module(assembleSumKernel(J_MASK)), {}).exports;
   } catch {
     return null; // no SIMD support: the JavaScript path computes the same terms
   }
@@ -318,122 +301,4 @@ function instantiateSumKernel(): WasmKernel | null {
     f64[CONST_AT / 8 + 2 * index + 1] = CONSTANT_VALUES[name];
   });
   return { f64, sum: kernel['sum'] as WasmKernel['sum'] };
-}
-
-/**
- * The module: one 64 KiB memory and `sum(from, to)`, the loop below over f64x2 pairs. Constants are loaded from memory
- * into locals once (V8 would rebuild a `v128.const` inside the loop at every use).
- */
-function assembleSumKernel(): Uint8Array {
-  const uleb = (v: number): number[] => {
-    const out: number[] = [];
-    do {
-      let b = v & 0x7f;
-      v >>>= 7;
-      if (v !== 0) b |= 0x80;
-      out.push(b);
-    } while (v !== 0);
-    return out;
-  };
-  const i32Const = (v: number): number[] => {
-    const out: number[] = [0x41];
-    for (;;) {
-      const b = v & 0x7f;
-      v >>= 7;
-      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) return [...out, b];
-      out.push(b | 0x80);
-    }
-  };
-  const simd = (op: number, ...immediates: number[]): number[] => [0xfd, ...uleb(op), ...immediates];
-  // memarg: alignment 2^4 = 16 bytes, then the offset
-  const load = (offset = 0): number[] => simd(0x00, 4, ...uleb(offset));
-  const store = (offset = 0): number[] => simd(0x0b, 4, ...uleb(offset));
-  const get = (local: number): number[] => [0x20, local];
-  const set = (local: number): number[] => [0x21, local];
-  const tee = (local: number): number[] => [0x22, local];
-  const lane = (l: number): number[] => [...get(KD), ...simd(0x1d, l)]; // i64x2.extract_lane
-  const I32_WRAP_I64 = 0xa7;
-  const I32_AND = 0x71;
-  const I32_SHL = 0x74;
-  const I32_ADD = 0x6a;
-  const I32_GE_U = 0x4f;
-  const I64_ADD = 0x7c;
-  const F64X2 = { ge: simd(0x4c), le: simd(0x4b), add: simd(0xf0), sub: simd(0xf1), mul: simd(0xf2) };
-  const F64X2_PMIN = simd(0xf6);
-  const F64X2_PMAX = simd(0xf7);
-  const V128_AND = simd(0x4e);
-  const I64X2 = { add: simd(0xce), sub: simd(0xd1), shl: simd(0xcb) };
-  const SHUFFLE_LOW = simd(0x0d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-  const SHUFFLE_HIGH = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-
-  // Locals: the parameters from, to (i32), then v128 values.
-  const FROM = 0;
-  const TO = 1;
-  let next = 2;
-  const constant: Record<(typeof CONSTANTS)[number], number> = Object.fromEntries(
-    CONSTANTS.map((name) => [name, next++]),
-  ) as Record<(typeof CONSTANTS)[number], number>;
-  const [S, E, FAST, Z, X, OK, KD, NF, D, R, R2, A, B, SCALE, Q, Y, T] = Array.from({ length: 17 }, () => next++) as [
-    number, number, number, number, number, number, number, number, number,
-    number, number, number, number, number, number, number, number,
-  ];
-  const c = (name: (typeof CONSTANTS)[number]): number[] => get(constant[name]);
-  // The table pair of a lane: address = (n & 127)·16, n held in the low bits of KD = x·N/ln2 + SHIFT.
-  const pair = (l: number): number[] => [
-    ...lane(l), I32_WRAP_I64, ...i32Const(J_MASK), I32_AND, ...i32Const(4), I32_SHL, ...load(TABLE_AT),
-  ];
-
-  const body = [
-    ...CONSTANTS.flatMap((name, index) => [...i32Const(CONST_AT + 16 * index), ...load(), ...set(constant[name])]),
-    ...i32Const(STATE_AT), ...load(), ...set(S),
-    ...i32Const(STATE_AT), ...load(16), ...set(E),
-    0x02, 0x40, 0x03, 0x40, // block, loop
-    ...get(FROM), ...get(TO), I32_GE_U, 0x0d, 1, // br_if out of the block
-    // x = z − m; ok = FAST_MIN ≤ x ≤ FAST_MAX; fast += ok (lanes of −1 are counted by subtracting)
-    ...get(FROM), ...load(), ...tee(Z), ...c('m'), ...F64X2.sub, ...set(X),
-    ...get(X), ...c('FAST_MIN'), ...F64X2.ge, ...get(X), ...c('FAST_MAX'), ...F64X2.le, ...V128_AND, ...set(OK),
-    ...get(FAST), ...get(OK), ...I64X2.sub, ...set(FAST),
-    // d = (z − (x − b)) + (−m − b), b = x − z: TwoSum's error of z − m
-    ...get(Z), ...get(X), ...get(X), ...get(Z), ...F64X2.sub, ...tee(B), ...F64X2.sub, ...F64X2.sub,
-    ...c('-m'), ...get(B), ...F64X2.sub, ...F64X2.add, ...set(D),
-    // nf = (x·N/ln2 + SHIFT) − SHIFT; r = (x − nf·L1) + (d − nf·L2)
-    ...get(X), ...c('N/ln2'), ...F64X2.mul, ...c('SHIFT'), ...F64X2.add, ...tee(KD), ...c('SHIFT'), ...F64X2.sub,
-    ...set(NF),
-    ...get(X), ...get(NF), ...c('L1'), ...F64X2.mul, ...F64X2.sub,
-    ...get(D), ...get(NF), ...c('L2'), ...F64X2.mul, ...F64X2.sub, ...F64X2.add, ...tee(R),
-    ...get(R), ...F64X2.mul, ...set(R2),
-    // (t_j, bits(T_j) − j·2^45) of each lane; scale = 2^k·T_j by adding n·2^45 to the bits
-    ...pair(0), ...set(A), ...pair(1), ...set(B),
-    ...get(A), ...get(B), ...SHUFFLE_HIGH, ...get(KD), ...i32Const(45), ...I64X2.shl, ...I64X2.add, ...set(SCALE),
-    // q = (t_j + r) + r²·((C2 + r·C3) + r²·(C4 + r·C5))
-    ...get(A), ...get(B), ...SHUFFLE_LOW, ...get(R), ...F64X2.add,
-    ...get(R2), ...c('C2'), ...get(R), ...c('C3'), ...F64X2.mul, ...F64X2.add,
-    ...get(R2), ...c('C4'), ...get(R), ...c('C5'), ...F64X2.mul, ...F64X2.add, ...F64X2.mul, ...F64X2.add,
-    ...F64X2.mul, ...F64X2.add, ...set(Q),
-    // y = (scale + scale·q) on fast lanes, +0 on the others
-    ...get(SCALE), ...get(SCALE), ...get(Q), ...F64X2.mul, ...F64X2.add, ...get(OK), ...V128_AND, ...set(Y),
-    // Neumaier: t = s + y; e += (max(s, y) − t) + min(s, y) (s, y ≥ 0, so the pseudo-min/max order by magnitude)
-    ...get(S), ...get(Y), ...F64X2.add, ...set(T),
-    ...get(E), ...get(S), ...get(Y), ...F64X2_PMAX, ...get(T), ...F64X2.sub, ...get(S), ...get(Y), ...F64X2_PMIN,
-    ...F64X2.add, ...F64X2.add, ...set(E),
-    ...get(T), ...set(S),
-    ...get(FROM), ...i32Const(16), I32_ADD, ...set(FROM),
-    0x0c, 0, // br to the loop
-    0x0b, 0x0b, // end loop, end block
-    ...i32Const(STATE_AT), ...get(S), ...store(),
-    ...i32Const(STATE_AT), ...get(E), ...store(16),
-    ...get(FAST), ...simd(0x1d, 0), ...get(FAST), ...simd(0x1d, 1), I64_ADD, I32_WRAP_I64,
-    0x0b,
-  ];
-  const code = [1, ...uleb(next - 2), 0x7b, ...body]; // one group of v128 locals
-  const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
-  const name = (s: string): number[] => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-    ...section(1, [1, 0x60, 2, 0x7f, 0x7f, 1, 0x7f]), // type 0: (i32, i32) → i32
-    ...section(3, [1, 0]), // function 0 has type 0
-    ...section(5, [1, 0x00, 1]), // one memory, at least 1 page
-    ...section(7, [2, ...name('memory'), 0x02, 0, ...name('sum'), 0x00, 0]),
-    ...section(10, [1, ...uleb(code.length), ...code]),
-  ]);
 }

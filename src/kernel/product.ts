@@ -1,3 +1,5 @@
+import { MIN_NORMAL, pow2 } from './float64.js';
+
 /**
  * The product of non-negative float64 factors whose partial products may leave the float64 range although the result
  * does not: w·t·nl = 8e-67 · 2e-258 · 712 is 1.3e-321, and 1e-160 · 1e-164 · 2e300 = 2e-24, while the plain
@@ -28,22 +30,7 @@ function mantissaOf(x: number, e: number): number {
   return e >= -1022 ? x * pow2(-e) : x * TWO_64 * pow2(-e - 64);
 }
 
-/** The smallest positive normal float64, 2^-1022. */
-export const MIN_NORMAL = 2.2250738585072014e-308;
-
 const TWO_64 = 18446744073709551616;
-
-/** POW2[e + 1074] = 2^e exactly, for e in [-1074, 1023] (doubling and halving a power of two are exact). */
-const POW2 = (() => {
-  const table = new Float64Array(1074 + 1023 + 1);
-  for (let e = 0, x = 1; e <= 1023; e++, x *= 2) table[e + 1074] = x;
-  for (let e = 0, x = 1; e >= -1074; e--, x /= 2) table[e + 1074] = x;
-  return table;
-})();
-
-function pow2(e: number): number {
-  return POW2[e + 1074]!;
-}
 
 const bits = new DataView(new ArrayBuffer(8));
 

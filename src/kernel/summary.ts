@@ -1,3 +1,4 @@
+import { twoProductError, twoSum } from './float64.js';
 import type { RowLosses, ScoreSummary, Unit } from './types.js';
 
 /**
@@ -51,24 +52,4 @@ export function summarize(rows: RowLosses, unit: Unit): ScoreSummary | null {
     accuracy: rows.count > 0 ? rows.correct / rows.count : null,
     unit,
   };
-}
-
-/** Knuth's TwoSum: s = fl(a + b) and the exact rounding error, so a + b = s + e. */
-export function twoSum(a: number, b: number): [number, number] {
-  const s = a + b;
-  const bv = s - a;
-  return [s, a - (s - bv) + (b - bv)];
-}
-
-const SPLITTER = 134217729; // 2^27 + 1, Dekker's splitting constant for float64
-
-/** The exact error a·b − p of a float64 product p = fl(a·b), by Dekker's splitting (JavaScript has no FMA). */
-export function twoProductError(a: number, b: number, p: number): number {
-  let t = SPLITTER * a;
-  const aHigh = t - (t - a);
-  const aLow = a - aHigh;
-  t = SPLITTER * b;
-  const bHigh = t - (t - b);
-  const bLow = b - bHigh;
-  return aHigh * bHigh - p + aHigh * bLow + aLow * bHigh + aLow * bLow;
 }

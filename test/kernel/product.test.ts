@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MIN_NORMAL, productOf } from '../../src/kernel/product.js';
+import { MIN_NORMAL } from '../../src/kernel/float64.js';
+import { productOf } from '../../src/kernel/product.js';
 import { exact } from '../reference/highPrecision.mjs';
 
 const ULP = 2 ** -52;

@@ -2,6 +2,16 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+/** An import rule per layer (README "Architecture"): data flows one way, so imports point one way only. */
+const layer = (files, message, regexes) => ({
+  files,
+  rules: {
+    'no-restricted-imports': ['error', { patterns: regexes.map((regex) => ({ regex, message })) }],
+  },
+});
+const FRAMEWORK = '^(fastify|@fastify/.*|pino|prom-client|piscina|close-with-grace)$';
+const HTTP_AND_ABOVE = '(^|/)(http)(/|$)|(^|/)(app|server|config)\\.js$';
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/'] },
   js.configs.recommended,
@@ -20,11 +30,22 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     rules: { 'no-console': 'error' },
   },
-  {
-    // The kernel is pure numerics: no Node, Fastify or zod imports (STYLE.md).
-    files: ['src/kernel/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: ['node:*', 'fastify*', '@fastify/*', 'zod', 'piscina', 'pino'] }],
-    },
-  },
+  // The kernel is pure numerics over typed arrays: it imports its own modules and nothing else.
+  layer(['src/kernel/**/*.ts'], 'the kernel imports only its own modules (./...)', ['^(?!\\./)']),
+  // The codec turns bytes into tasks and evaluations into bytes: the kernel and zod, never a framework, the pool,
+  // HTTP or the configuration.
+  layer(['src/codec/**/*.ts'], 'the codec imports the kernel, its own modules and zod only', [
+    FRAMEWORK,
+    '^node:',
+    '(^|/)(pool)(/|$)',
+    HTTP_AND_ABOVE,
+  ]),
+  // The pool runs the codec in worker threads: kernel, codec, piscina and Node, never HTTP or the configuration.
+  layer(['src/pool/**/*.ts'], 'the pool imports the kernel, the codec, piscina and node: only', [
+    '^(fastify|@fastify/.*|pino|prom-client|close-with-grace)$',
+    HTTP_AND_ABOVE,
+  ]),
+  // HTTP adapts everything below it; only app.ts and server.ts are above it.
+  layer(['src/http/**/*.ts'], 'nothing imports app.ts or server.ts', ['(^|/)(app|server)\\.js$']),
+  layer(['src/config.ts'], 'the configuration imports zod and node: only', ['(^|/)(http|pool|codec|kernel)(/|$)|(^|/)(app|server)\\.js$']),
 );

@@ -454,7 +454,7 @@ function context() {
     git: { commit: git(['rev-parse', 'HEAD']), dirty: (git(['status', '--porcelain', '--', 'src']) ?? '') !== '' },
     xentServer: relative(root, TARGETS.xent.script),
     xentEnv: {
-      ...Object.fromEntries(['WORKERS', 'INLINE_MAX_ELEMENTS', 'INLINE_MAX_BYTES', 'MAX_QUEUE', 'BODY_LIMIT', 'MAX_ELEMENTS'].filter((k) => process.env[k]).map((k) => [k, process.env[k]])),
+      ...Object.fromEntries(['WORKERS', 'INLINE_MAX_BYTES', 'MAX_QUEUE', 'BODY_LIMIT', 'MAX_ELEMENTS'].filter((k) => process.env[k]).map((k) => [k, process.env[k]])),
       ...TARGETS.xent.env,
     },
     settings: {

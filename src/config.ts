@@ -11,8 +11,9 @@ const envSchema = z.object({
   WORKERS: integer(1, availableParallelism()),
   BODY_LIMIT: integer(1024, 64 * 1024 * 1024),
   MAX_ELEMENTS: integer(1, 16_000_000),
-  INLINE_MAX_ELEMENTS: integer(0, 100_000),
   INLINE_MAX_BYTES: integer(0, 256 * 1024),
+  // Before 0.2 decoded inference requests were routed by numbers: still accepted, as INLINE_MAX_BYTES = 8 × n.
+  INLINE_MAX_ELEMENTS: z.coerce.number().int().min(0).optional(),
   MAX_QUEUE: integer(0, 64),
   WORKER_MAX_MEMORY_MB: integer(64, 1024),
   WORKER_NICE: integer(0, 10).pipe(z.number().max(19)),
@@ -39,9 +40,10 @@ export interface Config {
   bodyLimit: number;
   /** Most numbers one request's input tensor may hold. */
   maxElements: number;
-  /** Requests with at most this many input numbers are scored on the event loop; larger ones in a worker. */
-  inlineMaxElements: number;
-  /** JSON bodies up to this many bytes are parsed on the event loop; larger ones are parsed and scored in a worker. */
+  /**
+   * Request bodies (either protocol, after decompression) up to this many bytes are decoded and scored on the event
+   * loop; larger ones are decoded and scored in a worker, from their raw bytes.
+   */
   inlineMaxBytes: number;
   /** Tasks waiting for a worker beyond which requests are refused with 503. */
   maxQueue: number;
@@ -62,6 +64,8 @@ export interface Config {
   /** Scoring requests per client (API key, else IP address) per window; 0 = unlimited. */
   rateLimit: number;
   rateLimitWindowMs: number;
+  /** What the service should say about its configuration at start (a deprecated variable and what it became). */
+  notices: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -79,6 +83,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  const notices: string[] = [];
+  let inlineMaxBytes = e.INLINE_MAX_BYTES;
+  if (e.INLINE_MAX_ELEMENTS !== undefined) {
+    if (present.INLINE_MAX_BYTES === undefined) inlineMaxBytes = 8 * e.INLINE_MAX_ELEMENTS;
+    notices.push(
+      `INLINE_MAX_ELEMENTS is deprecated: bodies of both protocols are routed by size, INLINE_MAX_BYTES (now ${inlineMaxBytes}${present.INLINE_MAX_BYTES === undefined ? ` = 8 × INLINE_MAX_ELEMENTS, the bytes of that many FP64 numbers` : ', which was also set and wins'})`,
+    );
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -86,8 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     workers: e.WORKERS,
     bodyLimit: e.BODY_LIMIT,
     maxElements: e.MAX_ELEMENTS,
-    inlineMaxElements: e.INLINE_MAX_ELEMENTS,
-    inlineMaxBytes: e.INLINE_MAX_BYTES,
+    inlineMaxBytes,
     maxQueue: e.MAX_QUEUE,
     workerMaxMemoryMb: e.WORKER_MAX_MEMORY_MB,
     workerNice: e.WORKER_NICE,
@@ -98,5 +109,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     apiKeys: Object.freeze(e.API_KEYS),
     rateLimit: e.RATE_LIMIT,
     rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
+    notices: Object.freeze(notices),
   });
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { ProblemError, problemDocument } from './errors.js';
+import { ProblemError, problemDocument } from '../codec/problems.js';
 import { PROBLEM_CONTENT_TYPE } from './errorHandler.js';
 import { API_SECURITY_HEADERS } from './securityHeaders.js';
 

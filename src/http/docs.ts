@@ -2,10 +2,9 @@ import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { ERRORS } from './errors.js';
-import { jsonSchemaOf, nestedNumbersComponent, problemSchema } from './schemas.js';
-
-export const SERVICE_VERSION = '0.1.0';
+import { ERRORS } from '../codec/problems.js';
+import { jsonSchemaOf, nestedNumbersComponent, problemSchema } from './schemas/score.js';
+import { SERVICE_VERSION } from './version.js';
 
 /** OpenAPI 3.1 at GET /docs/json, generated from the route schemas, and Swagger UI at GET /docs. */
 export async function registerDocs(app: FastifyInstance): Promise<void> {

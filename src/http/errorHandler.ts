@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { PoolUnavailableError } from '../pool/scorePool.js';
-import { ProblemError, problemDocument } from './errors.js';
+import { ProblemError, problemDocument } from '../codec/problems.js';
+import { cut } from '../codec/text.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -21,20 +21,6 @@ export function asProblem(error: FastifyError | Error): ProblemError {
 
 function knownProblem(error: FastifyError | Error): ProblemError | null {
   if (error instanceof ProblemError) return error;
-  if (error instanceof PoolUnavailableError) {
-    switch (error.reason) {
-      case 'queue-full':
-        return ProblemError.of('XENT_OVERLOADED', '', 'every worker is busy and the queue is full', { 'retry-after': '1' });
-      case 'aborted':
-        return ProblemError.of('XENT_TIMEOUT', '', 'the request exceeded REQUEST_TIMEOUT_MS', { 'retry-after': '1' });
-      case 'closed':
-        return ProblemError.of('XENT_SHUTTING_DOWN', '', 'the service is shutting down', { 'retry-after': '1' });
-      case 'worker-failed':
-        return ProblemError.of('XENT_WORKER_FAILED', '', 'the worker thread scoring this request failed and was replaced', {
-          'retry-after': '1',
-        });
-    }
-  }
   const code = (error as FastifyError).code;
   const known = code === undefined ? undefined : FASTIFY_ERRORS[code];
   if (known !== undefined) return known(error as FastifyError);
@@ -71,7 +57,6 @@ export function handleNotFound(request: FastifyRequest, reply: FastifyReply): vo
 }
 
 /** The request path, without the query and cut to a bounded length: problem documents never echo much user input. */
-function instanceOf(request: FastifyRequest): string {
-  const path = request.url.split('?')[0]!;
-  return path.length <= 200 ? path : `${path.slice(0, 200)}…`;
+export function instanceOf(request: FastifyRequest): string {
+  return cut(request.url.split('?')[0]!);
 }

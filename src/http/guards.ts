@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
-import { ProblemError } from './errors.js';
+import { ProblemError } from '../codec/problems.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

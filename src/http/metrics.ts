@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BodyJob } from '../codec/body.js';
+import type { ScoringObserver, ScoringPath } from '../pool/dispatch.js';
 import type { ScorePool } from '../pool/scorePool.js';
 
-export type ScoringPath = 'inline' | 'worker' | 'worker-json';
+type Protocol = BodyJob['protocol'];
 
 /** The service's Prometheus metrics, on a registry of its own (one per app, so tests can build many apps). */
-export class Metrics {
+export class Metrics implements ScoringObserver {
   readonly registry = new Registry();
   readonly #requests = new Counter({
     name: 'xent_http_requests_total',
@@ -22,8 +24,8 @@ export class Metrics {
   });
   readonly #scoring = new Histogram({
     name: 'xent_scoring_seconds',
-    help: 'Time to score one accepted request (JSON: parse, validate, compute, serialise; tensors: compute; in a worker, queueing too), by where it ran',
-    labelNames: ['path'] as const,
+    help: 'Time to score one accepted request body (decode, validate, compute, encode; in a worker, queueing too), by where it ran and the protocol',
+    labelNames: ['path', 'protocol'] as const,
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [this.registry],
   });
@@ -67,15 +69,15 @@ export class Metrics {
     });
   }
 
-  // One labelled child per path, made once: observe({ path }) would hash the label set on every request.
-  readonly #scoringByPath = {
-    inline: this.#scoring.labels({ path: 'inline' }),
-    worker: this.#scoring.labels({ path: 'worker' }),
-    'worker-json': this.#scoring.labels({ path: 'worker-json' }),
-  } satisfies Record<ScoringPath, unknown>;
+  // One labelled child per path and protocol, made once: observe({ path, protocol }) would hash the label set on
+  // every request.
+  readonly #scoringBy = {
+    inline: { score: this.#scoring.labels('inline', 'score'), inference: this.#scoring.labels('inline', 'inference') },
+    worker: { score: this.#scoring.labels('worker', 'score'), inference: this.#scoring.labels('worker', 'inference') },
+  } satisfies Record<ScoringPath, Record<Protocol, unknown>>;
 
-  observeScoring(path: ScoringPath, seconds: number, samples: number, elements: number): void {
-    this.#scoringByPath[path].observe(seconds);
+  scored(path: ScoringPath, protocol: Protocol, seconds: number, samples: number, elements: number): void {
+    this.#scoringBy[path][protocol].observe(seconds);
     this.#samples.inc(samples);
     this.#elements.inc(elements);
   }

@@ -1,6 +1,6 @@
 import { Piscina } from 'piscina';
-import type { JsonScoreJob, JsonScoreOutcome } from '../http/jsonBody.js';
-import type { Evaluation, ScoreTask } from '../kernel/types.js';
+import type { BodyOutcome } from '../codec/body.js';
+import type { PoolJob } from './dispatch.js';
 
 export interface ScorePoolOptions {
   workers: number;
@@ -13,13 +13,16 @@ export interface ScorePoolOptions {
   filename?: string;
 }
 
-/** Workers are compiled JavaScript: when this module runs from TypeScript sources (tests), use the build's worker. */
+/**
+ * Workers are compiled JavaScript: when this module runs from TypeScript sources (tests), use the build's worker
+ * (test/globalSetup.ts rebuilds it before every test run, so it is never stale).
+ */
 function workerFile(): string {
   const here = import.meta.url;
   return here.endsWith('.ts') ? new URL('../../dist/pool/worker.js', here).href : new URL('./worker.js', here).href;
 }
 
-/** Why a task could not be run; mapped to a 503 by the HTTP layer. */
+/** Why a job could not be run; the dispatch answers each with its 503. */
 export class PoolUnavailableError extends Error {
   constructor(
     readonly reason: 'queue-full' | 'closed' | 'worker-failed' | 'aborted',
@@ -31,15 +34,15 @@ export class PoolUnavailableError extends Error {
 }
 
 /**
- * A bounded pool of worker threads that run the kernel's `evaluate`. Tasks beyond `maxQueue` waiting ones are
- * refused at once rather than queued without bound. The task's typed arrays are moved to the worker (the caller
- * must not touch them afterwards) and the losses are moved back.
+ * A bounded pool of worker threads that score request bodies (`scoreBody`, the same function as the inline path).
+ * Jobs beyond `maxQueue` waiting ones are refused at once rather than queued without bound. The body's bytes are
+ * moved to the worker when they own their buffer, and the answer's bytes are moved back.
  */
 export class ScorePool {
   readonly #pool: Piscina;
   readonly #capacity: number;
   readonly #workers: number;
-  /** Tasks submitted and not yet settled, running or waiting. */
+  /** Jobs submitted and not yet settled, running or waiting. */
   #pending = 0;
   #closed = false;
 
@@ -55,32 +58,25 @@ export class ScorePool {
       resourceLimits: { maxOldGenerationSizeMb: options.workerMemoryMb },
       workerData: { nice: options.workerNice ?? 0 },
     });
-    // A worker that dies (exit, out of memory) fails only its own task, which is answered 503; piscina starts another.
+    // A worker that dies (exit, out of memory) fails only its own job, which is answered 503; piscina starts another.
     this.#pool.on('error', () => {});
   }
 
-  /** Evaluates a decoded task in a worker; its typed arrays are moved there. */
-  async run(task: ScoreTask, signal?: AbortSignal): Promise<Evaluation> {
-    const transferList: ArrayBuffer[] = [task.input.buffer as ArrayBuffer];
-    for (const a of [task.labels, task.targets, task.classWeights]) if (a !== null) transferList.push(a.buffer as ArrayBuffer);
-    return (await this.#submit(task, 'default', transferList, signal)) as Evaluation;
-  }
-
-  /** Parses, validates and scores a raw JSON body in a worker; the bytes are moved there when they own their buffer. */
-  async runJson(job: JsonScoreJob, signal?: AbortSignal): Promise<JsonScoreOutcome<Uint8Array>> {
-    const { bytes } = job;
-    const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    const sent = owned ? job : { ...job, bytes: bytes.slice() };
-    return (await this.#submit(sent, 'scoreJson', [sent.bytes.buffer as ArrayBuffer], signal)) as JsonScoreOutcome<Uint8Array>;
-  }
-
-  async #submit(task: unknown, name: string, transferList: ArrayBuffer[], signal?: AbortSignal): Promise<unknown> {
+  /** Scores a body in a worker. Its bytes are moved there when they own their buffer: the caller must not reuse them. */
+  async run(job: PoolJob, signal?: AbortSignal): Promise<BodyOutcome<Uint8Array>> {
     if (this.#closed) throw new PoolUnavailableError('closed');
     // The bound is kept here rather than by piscina's maxQueue, which does not count tasks that carry an AbortSignal.
     if (this.#pending >= this.#capacity) throw new PoolUnavailableError('queue-full');
+    const { bytes } = job;
+    const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    // A copy, not `bytes.slice()`: on a Buffer that is a view, and moving its buffer would take Node's shared pool.
+    const sent = owned ? job : { ...job, bytes: new Uint8Array(bytes) };
     this.#pending++;
     try {
-      return await this.#pool.run(task, { name, transferList, ...(signal === undefined ? {} : { signal }) });
+      return (await this.#pool.run(sent, {
+        transferList: [sent.bytes.buffer as ArrayBuffer],
+        ...(signal === undefined ? {} : { signal }),
+      })) as BodyOutcome<Uint8Array>;
     } catch (err) {
       if (err instanceof Error && err.message === 'Task queue is at limit') throw new PoolUnavailableError('queue-full', { cause: err });
       if (err instanceof Error && err.name === 'AbortError') throw new PoolUnavailableError('aborted', { cause: err });
@@ -91,12 +87,12 @@ export class ScorePool {
     }
   }
 
-  /** Tasks waiting for a worker. */
+  /** Jobs waiting for a worker. */
   get queueSize(): number {
     return Math.max(0, this.#pending - this.#workers);
   }
 
-  /** Whether a new task would be refused for want of room. */
+  /** Whether a new job would be refused for want of room. */
   get full(): boolean {
     return this.#pending >= this.#capacity;
   }

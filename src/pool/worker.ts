@@ -2,9 +2,10 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { scoreJsonBody, type JsonScoreJob, type JsonScoreOutcome } from '../http/jsonBody.js';
-import { evaluate } from '../kernel/evaluate.js';
-import type { Evaluation, ScoreTask } from '../kernel/types.js';
+import { scoreBody, type BodyOutcome } from '../codec/body.js';
+import { ProblemError, type Issue } from '../codec/problems.js';
+import { decodeContent } from './contentEncoding.js';
+import type { PoolJob } from './dispatch.js';
 
 /**
  * Scoring threads run at a lower CPU priority than the event loop (Linux: setpriority on the thread's own id, which
@@ -34,18 +35,25 @@ function moving<T extends object>(value: T, buffer: ArrayBufferLike): T {
   }) as unknown as T;
 }
 
-/** Pool entry point for decoded tasks: the same `evaluate` as the inline path. */
-export default function scoreInWorker(task: ScoreTask): Evaluation {
-  const evaluation = evaluate(task);
-  return evaluation.status === 'ok' ? moving(evaluation, evaluation.summary.losses.buffer) : evaluation;
-}
-
 const encoder = new TextEncoder();
 
-/** Pool entry point for raw JSON bodies: parse, validate, score and serialise (to UTF-8 bytes), off the event loop. */
-export function scoreJson(job: JsonScoreJob): JsonScoreOutcome<Uint8Array> {
-  const outcome = scoreJsonBody(job);
+/**
+ * The pool's one entry point (piscina loads a worker module once per handler name, so there is exactly one): the body
+ * inflated if it came compressed, then the same `scoreBody` as the inline path, with the answer as bytes whose buffer
+ * is moved, not copied, to the event loop.
+ */
+export default function scoreInWorker(job: PoolJob): BodyOutcome<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = decodeContent(job.bytes, job.contentEncoding ?? 'identity', job.maxBodyBytes ?? Infinity);
+  } catch (err) {
+    if (err instanceof ProblemError) return { ok: false, issues: err.issues as [Issue, ...Issue[]] };
+    throw err;
+  }
+  const outcome = scoreBody({ ...job, bytes });
   if (!outcome.ok) return outcome;
-  const body = encoder.encode(outcome.body);
+  let body = typeof outcome.body === 'string' ? encoder.encode(outcome.body) : outcome.body;
+  // A small Buffer may be a slice of Node's shared pool: moving that buffer would take the pool from under others.
+  if (body.byteOffset !== 0 || body.byteLength !== body.buffer.byteLength) body = new Uint8Array(body); // a copy (Buffer#slice is a view)
   return moving({ ...outcome, body }, body.buffer);
 }

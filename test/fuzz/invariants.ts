@@ -1,8 +1,10 @@
-import { decodeScoreRequest, type DecodedScoreRequest } from '../../src/http/decode.js';
-import { ERRORS, ProblemError, type ErrorCode, type Issue } from '../../src/http/errors.js';
+import { decodeScoreRequest } from '../../src/codec/json/decode.js';
+import { parseJson } from '../../src/codec/json/scan.js';
+import type { DecodedTask as DecodedScoreRequest } from '../../src/codec/task.js';
+import { ERRORS, ProblemError, type ErrorCode, type Issue } from '../../src/codec/problems.js';
 import { evaluate } from '../../src/kernel/evaluate.js';
 import type { InputProblemKind, ScoreSummary } from '../../src/kernel/types.js';
-import { MAX_ECHOED_KEY } from '../../src/http/pointer.js';
+import { MAX_ECHOED_KEY } from '../../src/codec/pointer.js';
 
 /**
  * What every answer of POST /loss and /cost must satisfy, whatever was sent, and the answer a direct call of the
@@ -63,7 +65,9 @@ function misplaced(code: ErrorCode, pointer: string, doc: unknown): string | nul
     // An unknown field whose name is too long to echo is named by the body that holds it.
     const longUnknownKey = (): boolean =>
       typeof doc === 'object' && doc !== null && Object.keys(doc).some((k) => k.length > MAX_ECHOED_KEY && !FIELDS.has(k));
-    if (code === 'XENT_NON_FINITE_RESULT' || (code === 'XENT_UNKNOWN_FIELD' && longUnknownKey())) return null;
+    // So is a key given twice whose name is too long to echo.
+    const longKey = (): boolean => typeof doc === 'object' && doc !== null && Object.keys(doc).some((k) => k.length > MAX_ECHOED_KEY);
+    if (code === 'XENT_NON_FINITE_RESULT' || (code === 'XENT_UNKNOWN_FIELD' && longUnknownKey()) || (code === 'XENT_DUPLICATE_FIELD' && longKey())) return null;
     return `${code} names no place`;
   }
   const at = resolvePointer(doc, pointer);
@@ -77,6 +81,8 @@ function misplaced(code: ErrorCode, pointer: string, doc: unknown): string | nul
         return topLevel && !FIELDS.has(resolveToken(pointer)) && !FORBIDDEN.has(resolveToken(pointer));
       case 'XENT_FORBIDDEN_KEY':
         return topLevel && FORBIDDEN.has(resolveToken(pointer));
+      case 'XENT_DUPLICATE_FIELD':
+        return true; // the key exists (JSON.parse kept its last value)
       case 'XENT_CONFLICTING_FIELDS':
       case 'XENT_INVALID_OPTION':
         return topLevel && FIELDS.has(resolveToken(pointer));
@@ -187,17 +193,13 @@ export type Reference =
   | { kind: 'none' };
 
 export function reference(text: string, withLosses: boolean, maxElements: number): Reference {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return { kind: 'invalid-json' };
-  }
   let decoded: DecodedScoreRequest;
   try {
-    decoded = decodeScoreRequest(body, { maxElements });
+    // The general path: the scan that refuses bodies too deep or too large to parse, JSON.parse, the decoder.
+    const bytes = new TextEncoder().encode(text);
+    decoded = decodeScoreRequest(parseJson(bytes, bytes.length, { maxElements }), { maxElements });
   } catch (err) {
-    if (err instanceof ProblemError) return { kind: 'problem', code: err.code, issues: err.issues };
+    if (err instanceof ProblemError) return err.code === 'XENT_INVALID_JSON' ? { kind: 'invalid-json' } : { kind: 'problem', code: err.code, issues: err.issues };
     if (err instanceof RangeError) return { kind: 'none' };
     throw err;
   }
@@ -217,7 +219,7 @@ export function expectedBody(decoded: DecodedScoreRequest, s: ScoreSummary, with
     `"sum":${n(s.sum)},"cost":${n(s.cost)},"count":${n(s.count)},"total_weight":${n(s.totalWeight)},` +
     `"perplexity":${n(s.perplexity)},"accuracy":${n(s.accuracy)},"unit":"${s.unit}"`;
   if (!withLosses) return `{${aggregates}}`;
-  const shape = decoded.shape.slice(0, -1);
+  const shape = decoded.layout.shape.slice(0, -1);
   const parts: string[] = [];
   let next = 0;
   // Iterative, so that a deep (but valid) shape cannot overflow this test's stack.

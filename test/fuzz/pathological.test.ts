@@ -6,9 +6,9 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { decodeScoreRequest } from '../../src/http/decode.js';
-import { ProblemError } from '../../src/http/errors.js';
-import { decodeInferenceRequest } from '../../src/oip/decode.js';
+import { decodeScoreRequest } from '../../src/codec/json/decode.js';
+import { ProblemError } from '../../src/codec/problems.js';
+import { decodeInferenceRequest } from '../../src/codec/oip/decode.js';
 import { buildTestApp } from '../helper.js';
 import { disagreement, reference, violations } from './invariants.js';
 
@@ -60,7 +60,7 @@ const relative = (got: unknown, expected: number) => Math.abs((got as number) - 
 
 async function scoringCount(target: FastifyInstance, path: string): Promise<number> {
   const text = (await target.inject('/metrics')).body;
-  const line = text.split('\n').find((l) => l.startsWith(`xent_scoring_seconds_count{path="${path}"}`));
+  const line = text.split('\n').find((l) => l.startsWith(`xent_scoring_seconds_count{path="${path}",protocol="score"}`));
   return line === undefined ? 0 : Number(line.split(' ')[1]);
 }
 
@@ -83,13 +83,13 @@ describe('a GPT-scale vocabulary: C = 250 000, N = 1', () => {
   const C = 250_000;
 
   it('all logits 0 - loss ln(250 000), scored in a worker', async () => {
-    const before = await scoringCount(app, 'worker-json');
+    const before = await scoringCount(app, 'worker');
     const res = await score(`{"logits":[[${new Array(C).fill('0').join(',')}]],"labels":[123456]}`);
     expect(res.status).toBe(200);
     expect(relative(res.body.cost, Math.log(C))).toBeLessThan(1e-13);
     expect(relative(res.body.perplexity, C)).toBeLessThan(1e-12);
     expect(res.body.accuracy).toBe(0); // the arg-max on a tie is the lowest index, 0
-    expect(await scoringCount(app, 'worker-json')).toBe(before + 2); // /loss and /cost: the body is over INLINE_MAX_BYTES
+    expect(await scoringCount(app, 'worker')).toBe(before + 2); // /loss and /cost: the body is over INLINE_MAX_BYTES
   });
 
   it('the label logit 10 above the other 249 999 - loss log(1 + 249 999 e^-10)', async () => {
@@ -112,10 +112,10 @@ describe('a million samples: N = 1 000 000, C = 2 (a 12 MB body)', () => {
     const text = `{"logits":[${Array.from({ length: N }, (_, i) => rows[i % 4]).join(',')}],"labels":[${Array.from({ length: N }, (_, i) => labels[i % 4]).join(',')}]}`;
     expect(text.length).toBeGreaterThan(10_000_000);
 
-    const before = await scoringCount(app, 'worker-json');
+    const before = await scoringCount(app, 'worker');
     const res = await send(app, '/loss', text);
     expect(res.status).toBe(200);
-    expect(await scoringCount(app, 'worker-json')).toBe(before + 1);
+    expect(await scoringCount(app, 'worker')).toBe(before + 1);
     const losses = res.body.losses as number[];
     expect(losses).toHaveLength(N);
     for (let k = 0; k < 4; k++) expect(relative(losses[k], expected[k]!)).toBeLessThan(1e-14);

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERRORS, type ErrorCode } from '../../src/http/errors.js';
+import { ERRORS, type ErrorCode } from '../../src/codec/problems.js';
 import { buildTestApp } from '../helper.js';
 
 interface Case {
@@ -31,6 +31,9 @@ const CASES: Case[] = [
   { name: 'key with a slash is escaped', body: { ...ok, 'a/b~': 1 }, status: 400, code: 'XENT_UNKNOWN_FIELD', pointer: '/a~1b~0' },
   { name: '__proto__ key', raw: '{"__proto__": {"polluted": 1}, "logits": [[0, 1]], "labels": [0]}', status: 400, code: 'XENT_FORBIDDEN_KEY', pointer: '/__proto__' },
   { name: 'constructor key', raw: '{"constructor": {"prototype": {}}, "logits": [[0, 1]], "labels": [0]}', status: 400, code: 'XENT_FORBIDDEN_KEY', pointer: '/constructor' },
+  { name: 'logits given twice', raw: '{"logits": [[0, 1]], "labels": [0], "logits": [[1, 0]]}', status: 400, code: 'XENT_DUPLICATE_FIELD', pointer: '/logits' },
+  { name: 'an option given twice', raw: '{"logits": [[0, 1]], "labels": [0], "unit": "bits", "unit": "nats"}', status: 400, code: 'XENT_DUPLICATE_FIELD', pointer: '/unit' },
+  { name: 'a key twice in a nested object', raw: '{"logits": [[0, 1]], "labels": [0], "unit": {"a": 1, "a": 2}}', status: 400, code: 'XENT_DUPLICATE_FIELD', pointer: '/unit/a' },
   { name: 'no input', body: { labels: [0] }, status: 400, code: 'XENT_MISSING_FIELD' },
   { name: 'no truth', body: { logits: [[0, 1]] }, status: 400, code: 'XENT_MISSING_FIELD' },
   { name: 'logits and probabilities', body: { ...ok, probabilities: [[0.5, 0.5]] }, status: 400, code: 'XENT_CONFLICTING_FIELDS', pointer: '/probabilities' },

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeScoreRequest, type DecodedScoreRequest } from '../../src/http/decode.js';
-import { readScoreRequest } from '../../src/http/fastJson.js';
+import { decodeScoreRequest } from '../../src/codec/json/decode.js';
+import type { DecodedTask as DecodedScoreRequest } from '../../src/codec/task.js';
+import { readScoreRequest } from '../../src/codec/json/fastReader.js';
+import { mulberry32 as prng } from '../random.mjs';
 
 // The reader must give exactly what JSON.parse + decodeScoreRequest give, or null. Every expectation below is taken
 // from JSON.parse (V8's correctly rounded string-to-double) and decodeScoreRequest, never from the reader's own code.
@@ -57,17 +59,6 @@ function expectSame(text: string, limits = LIMITS): void {
   expect(sameDecoded(got!, expected!)).toBe(true); // and bit for bit
 }
 
-/** mulberry32: a small seeded PRNG, so that every run tests the same strings. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const bits = new DataView(new ArrayBuffer(8));
 function doubleOfBits(high: number, low: number): number {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERRORS } from '../../src/http/errors.js';
+import { ERRORS } from '../../src/codec/problems.js';
 import { buildTestApp } from '../helper.js';
 
 let app: FastifyInstance;

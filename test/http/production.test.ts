@@ -106,7 +106,7 @@ describe('metrics', () => {
     expect(value(text, 'xent_http_requests_total{route="/loss",method="POST",status="200"}')).toBe(1);
     expect(value(text, 'xent_http_requests_total{route="/loss",method="POST",status="400"}')).toBe(1);
     expect(value(text, 'xent_http_request_duration_seconds_count{route="/cost",method="POST",status="200"}')).toBe(1);
-    expect(value(text, 'xent_scoring_seconds_count{path="inline"}')).toBe(2); // accepted requests only, not the 400
+    expect(value(text, 'xent_scoring_seconds_count{path="inline",protocol="score"}')).toBe(2); // accepted requests only, not the 400
     expect(value(text, 'xent_samples_scored_total')).toBe(4);
     expect(value(text, 'xent_elements_scored_total')).toBe(12);
     expect(value(text, 'xent_pool_queue_size')).toBe(0);
@@ -119,7 +119,7 @@ describe('metrics', () => {
   it('counts bodies scored in a worker under their own path', async () => {
     await send(workerApp, '/cost');
     const text = (await workerApp.inject('/metrics')).body;
-    expect(value(text, 'xent_scoring_seconds_count{path="worker-json"}')).toBe(1);
+    expect(value(text, 'xent_scoring_seconds_count{path="worker",protocol="score"}')).toBe(1);
     expect(value(text, 'xent_samples_scored_total')).toBe(2);
   });
 });

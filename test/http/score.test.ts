@@ -7,7 +7,7 @@ let workerApp: FastifyInstance;
 let rawApp: FastifyInstance;
 beforeAll(async () => {
   app = await buildTestApp();
-  workerApp = await buildTestApp({ inlineMaxElements: 0 }); // decoded on the event loop, scored in a worker
+  workerApp = await buildTestApp({ inlineMaxBytes: 0 }); // decoded on the event loop, scored in a worker
   rawApp = await buildTestApp({ inlineMaxBytes: 0 }); // raw bytes parsed, decoded and scored in a worker
 });
 afterAll(async () => {

@@ -8,6 +8,7 @@ import {
   sumExpShifted,
   sumExpShiftedJs,
 } from '../../src/kernel/exp.js';
+import { mulberry32 as random } from '../random.mjs';
 
 /*
  * Accuracy of the table-driven exp and of the fused Σ e^(z − m), against references that share nothing with the code:
@@ -86,17 +87,6 @@ function ulpsOfShiftedExp(y: number, z: number, m: number): number {
   return ulpsFrom(y, expFixed(fixed(z) - fixed(m), z - m));
 }
 
-/** Reproducible uniform numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function nextUp(x: number): number {
   const view = new DataView(new ArrayBuffer(8));

@@ -3,6 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { sumExpBackend } from '../../src/kernel/exp.js';
 import { assembleSumKernel, SUM_KERNEL_CONSTANTS } from '../../src/kernel/wasmSumKernel.js';
 
+/** The parts of the WebAssembly JS API used here (not in the ES2023 lib). */
+interface WebAssemblyApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
 describe('assembleSumKernel', () => {
   const bytes = assembleSumKernel(127);
 
@@ -32,8 +39,9 @@ describe('assembleSumKernel', () => {
   });
 
   it('validates and exports memory and sum - WebAssembly accepts it (this Node has SIMD)', () => {
-    expect(WebAssembly.validate(bytes)).toBe(true);
-    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports;
+    const wasm = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+    expect(wasm.validate(bytes)).toBe(true);
+    const exports = new wasm.Instance(new wasm.Module(bytes), {}).exports;
     expect(Object.keys(exports).sort()).toEqual(['memory', 'sum']);
     expect(sumExpBackend()).toBe('wasm-simd128');
     expect(SUM_KERNEL_CONSTANTS).toHaveLength(12);

@@ -11,7 +11,7 @@ import {
   fromFp16Bits,
   roundToFormat,
   toFloatDatatype,
-} from '../../src/oip/tensors.js';
+} from '../../src/codec/oip/datatypes.js';
 import { bits16, fp32, fp64, int32, int64 } from './wire.js';
 
 // IEEE 754 binary16 patterns and their values, worked out by hand from sign | 5-bit exponent (bias 15) | 10-bit fraction.

@@ -11,7 +11,7 @@ const metric = async (app: FastifyInstance, name: string) => {
   return Number(line?.split(' ')[1]);
 };
 
-/** POST /loss (raw JSON bodies), or the same batch through the inference protocol (decoded tensors). */
+/** POST /loss, or the same batch through the inference protocol: both reach the worker as raw bytes. */
 type Send = (app: FastifyInstance, ignoreIndex?: number) => ReturnType<typeof post>;
 const sendJson: Send = (app, ignoreIndex) => post(app, '/loss', ignoreIndex === undefined ? good : { ...good, ignore_index: ignoreIndex });
 const sendInference: Send = (app, ignoreIndex) =>
@@ -24,8 +24,8 @@ const sendInference: Send = (app, ignoreIndex) =>
   });
 
 describe.each([
-  ['decoded tensors in a worker (inference protocol)', { inlineMaxElements: 0 }, sendInference],
-  ['raw JSON bodies in a worker', { inlineMaxBytes: 0 }, sendJson],
+  ['inference-protocol bodies in a worker', { inlineMaxBytes: 0 }, sendInference],
+  ['JSON bodies in a worker', { inlineMaxBytes: 0 }, sendJson],
 ] as const)('faults in the pool - %s', (_name, overrides, send) => {
   let app: FastifyInstance;
   let expected: string;
@@ -68,7 +68,7 @@ describe('a task that never ends, over a real connection', () => {
   let app: FastifyInstance;
   let origin: string;
   beforeAll(async () => {
-    app = await buildTestApp({ inlineMaxBytes: 0, inlineMaxElements: 0, requestTimeoutMs: 1500 }, { poolWorkerFile: faultyWorker });
+    app = await buildTestApp({ inlineMaxBytes: 0, requestTimeoutMs: 1500 }, { poolWorkerFile: faultyWorker });
     origin = await app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(() => app.close());

@@ -1,6 +1,6 @@
 // Test-only worker module: the real worker, except that a few ignore_index values inject a fault. Only tests can
 // load it (buildApp's poolWorkerFile option); nothing in the environment or HTTP can.
-import score, { scoreJson as scoreJsonReal } from '../../dist/pool/worker.js';
+import score from '../../dist/pool/worker.js';
 
 const FAULTS = {
   '-7001': () => process.exit(3), // the thread dies
@@ -16,18 +16,9 @@ const FAULTS = {
   },
 };
 
-function inject(key) {
-  const fault = FAULTS[key];
-  if (fault !== undefined) fault();
-}
-
-export default function faulty(task) {
-  inject(String(task.ignoreIndex));
-  return score(task);
-}
-
-export function scoreJson(job) {
-  const match = /"ignore_index":\s*(-700\d)/.exec(new TextDecoder().decode(job.bytes.subarray(0, 200)));
-  if (match !== null) inject(match[1]);
-  return scoreJsonReal(job);
+/** The real entry point, after the fault that an `"ignore_index": -700N` near the start of the body asks for. */
+export default function faulty(job) {
+  const match = /"ignore_index":\s*(-700\d)/.exec(new TextDecoder().decode(job.bytes.subarray(0, 300)));
+  if (match !== null) FAULTS[match[1]]?.();
+  return score(job);
 }

@@ -4,18 +4,8 @@
 // test/reference/reference.test.ts checks the service against it within 1e-13 relative.
 import { writeFileSync } from 'node:fs';
 import { D, referenceCrossEntropy } from './highPrecision.mjs';
+import { mulberry32 as prng } from '../random.mjs';
 
-/** mulberry32: a small seeded PRNG, so the fixture is the same on every run. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(20261128);
 const uniform = (lo, hi) => lo + (hi - lo) * random();
 const integer = (n) => Math.floor(random() * n);

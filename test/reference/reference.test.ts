@@ -53,7 +53,7 @@ let worker: FastifyInstance;
 let rawWorker: FastifyInstance;
 beforeAll(async () => {
   inline = await buildTestApp();
-  worker = await buildTestApp({ inlineMaxElements: 0 });
+  worker = await buildTestApp({ inlineMaxBytes: 0 });
   rawWorker = await buildTestApp({ inlineMaxBytes: 0 });
 });
 afterAll(async () => {

@@ -22,10 +22,13 @@ export interface Running {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the compiled server as a real process on a free loopback port and waits until /readyz answers 200. */
-export async function startServer(env: Record<string, string> = {}): Promise<Running> {
+/**
+ * Starts the compiled server (or another build's `server.js`) as a real process on a free loopback port and waits
+ * until /readyz answers 200.
+ */
+export async function startServer(env: Record<string, string> = {}, server: string = SERVER): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn(process.execPath, [server], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', WORKERS: '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ProblemError } from '../errors.js';
+import { ProblemError } from '../../codec/problems.js';
 
 export interface Readiness {
   /** Null when ready, else why not. */

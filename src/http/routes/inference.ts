@@ -1,9 +1,11 @@
-import { promisify } from 'node:util';
-import { gunzip, inflate } from 'node:zlib';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { decodeInferenceRequest } from '../../oip/decode.js';
-import { encodeInferenceResponse } from '../../oip/encode.js';
-import { EXTENSIONS, MODEL_METADATA, MODEL_NAME, MODEL_VERSION } from '../../oip/model.js';
+import type { BodyLimits } from '../../codec/body.js';
+import { EXTENSIONS, MODEL_METADATA, MODEL_NAME, MODEL_VERSION } from '../../codec/oip/model.js';
+import { ProblemError } from '../../codec/problems.js';
+import { cut, excerpt } from '../../codec/text.js';
+import { CONTENT_ENCODINGS, type ContentEncoding } from '../../pool/contentEncoding.js';
+import type { Dispatcher } from '../../pool/dispatch.js';
+import { asProblem, logProblem } from '../errorHandler.js';
 import {
   inferenceErrorSchema,
   inferenceRequestSchema,
@@ -13,17 +15,18 @@ import {
   modelReadySchema,
   readySchema,
   serverMetadataSchema,
-} from '../../oip/schemas.js';
-import { SERVICE_VERSION } from '../docs.js';
-import { ProblemError } from '../errors.js';
-import { asProblem, logProblem } from '../errorHandler.js';
-import { respond } from '../outcome.js';
-import { jsonSchemaOf } from '../schemas.js';
-import { scoreTask, type Scorer } from '../scoring.js';
+} from '../schemas/inference.js';
+import { jsonSchemaOf } from '../schemas/score.js';
+import { SERVICE_VERSION } from '../version.js';
 import type { Readiness } from './health.js';
+import { sendScored } from './score.js';
 
-export interface InferenceRoutesOptions extends Scorer {
+export interface InferenceRoutesOptions {
+  dispatcher: Dispatcher;
+  limits: BodyLimits;
   readiness: Readiness;
+  /** The largest body, also after decompression. */
+  bodyLimit: number;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -37,8 +40,6 @@ const HEADER_LENGTH = 'inference-header-content-length';
  */
 const ACCEPTED_TYPES = new Set(['', 'application/json', 'application/octet-stream', 'application/x-www-form-urlencoded']);
 
-/** Triton's client compresses request bodies with gzip or deflate on request. */
-const DECOMPRESS = { gzip: promisify(gunzip), deflate: promisify(inflate) } as const;
 
 const error = jsonSchemaOf(inferenceErrorSchema);
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
@@ -57,13 +58,11 @@ export async function inferenceRoutes(app: FastifyInstance, options: InferenceRo
 }
 
 async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): Promise<void> {
-  const { config, readiness } = options;
+  const { dispatcher, limits, readiness, bodyLimit } = options;
   // Every body is read as bytes (within the app's body limit): the JSON header and any binary tensor data after it
   // are split by decodeInferenceRequest, which reads the tensors straight from this one buffer.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, async (request: FastifyRequest, body: Buffer | string) =>
-    decompress(request, body as Buffer, config.bodyLimit),
-  );
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   app.setErrorHandler(handleInferenceError);
   app.setNotFoundHandler(handleInferenceNotFound);
 
@@ -215,14 +214,13 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
         },
       },
       async (request, reply) => {
-        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        const decoded = decodeInferenceRequest(body, request.headers[HEADER_LENGTH], { maxElements: config.maxElements });
-        const evaluation = await scoreTask(decoded.task, options);
-        const figures = respond(evaluation, decoded.layout, false);
-        if (evaluation.status !== 'ok') throw new Error('unreachable: respond throws for a failed evaluation');
-        const encoded = encodeInferenceResponse(figures, evaluation.summary.losses, decoded);
-        if (encoded.kind === 'json') return reply.type(JSON_TYPE).send(encoded.body);
-        return reply.type(BINARY_TYPE).header(HEADER_LENGTH, String(encoded.headerLength)).send(encoded.body);
+        const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const headerLength = request.headers[HEADER_LENGTH];
+        const contentEncoding = contentEncodingOf(request);
+        const pending = dispatcher.score({ protocol: 'inference', bytes, headerLength, limits, contentEncoding, maxBodyBytes: bodyLimit });
+        const scored = pending instanceof Promise ? await pending : pending;
+        if (scored.inferenceHeaderLength !== null) reply.header(HEADER_LENGTH, String(scored.inferenceHeaderLength));
+        return sendScored(reply, scored);
       },
     );
   }
@@ -232,10 +230,10 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
 async function checkModel(request: FastifyRequest): Promise<void> {
   const { model_name: name, model_version: version } = request.params as { model_name: string; model_version?: string };
   if (name !== MODEL_NAME) {
-    throw ProblemError.of('XENT_NOT_FOUND', '', `unknown model "${excerpt(name)}"; this server serves "${MODEL_NAME}"`);
+    throw ProblemError.of('XENT_NOT_FOUND', '', `unknown model "${excerpt(name, 60)}"; this server serves "${MODEL_NAME}"`);
   }
   if (version !== undefined && version !== MODEL_VERSION) {
-    throw ProblemError.of('XENT_NOT_FOUND', '', `model "${MODEL_NAME}" has no version "${excerpt(version)}"; its only version is "${MODEL_VERSION}"`);
+    throw ProblemError.of('XENT_NOT_FOUND', '', `model "${MODEL_NAME}" has no version "${excerpt(version, 60)}"; its only version is "${MODEL_VERSION}"`);
   }
 }
 
@@ -246,31 +244,18 @@ async function checkBodyHeaders(request: FastifyRequest): Promise<void> {
     throw ProblemError.of(
       'XENT_UNSUPPORTED_MEDIA_TYPE',
       '',
-      `Content-Type ${excerpt(type)} is not supported; send application/json, or application/octet-stream with Inference-Header-Content-Length for binary tensor data`,
+      `Content-Type ${excerpt(type, 60)} is not supported; send application/json, or application/octet-stream with Inference-Header-Content-Length for binary tensor data`,
     );
   }
   const encoding = contentEncodingOf(request);
-  if (encoding !== 'identity' && !Object.hasOwn(DECOMPRESS, encoding)) {
-    throw ProblemError.of('XENT_UNSUPPORTED_MEDIA_TYPE', '', `Content-Encoding ${excerpt(encoding)} is not supported; send gzip, deflate or identity`);
+  if (!(CONTENT_ENCODINGS as readonly string[]).includes(encoding)) {
+    throw ProblemError.of('XENT_UNSUPPORTED_MEDIA_TYPE', '', `Content-Encoding ${excerpt(encoding, 60)} is not supported; send gzip, deflate or identity`);
   }
 }
 
-function contentEncodingOf(request: FastifyRequest): string {
-  return (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-}
-
-/** The body as sent, or inflated as Content-Encoding says, within the body limit as well (no zip bombs). */
-async function decompress(request: FastifyRequest, body: Buffer, bodyLimit: number): Promise<Buffer> {
-  const encoding = contentEncodingOf(request);
-  if (encoding !== 'gzip' && encoding !== 'deflate') return body;
-  try {
-    return await DECOMPRESS[encoding](body, { maxOutputLength: bodyLimit });
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw ProblemError.of('XENT_BODY_TOO_LARGE', '', 'the decompressed request body exceeds the configured limit');
-    }
-    throw ProblemError.of('XENT_BAD_REQUEST', '', `the body is not valid ${encoding} data, as Content-Encoding says`);
-  }
+/** The Content-Encoding as sent (checkBodyHeaders has refused any other than CONTENT_ENCODINGS). */
+function contentEncodingOf(request: FastifyRequest): ContentEncoding {
+  return (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase() as ContentEncoding;
 }
 
 /** Every problem as `{"error": "<pointer>: <detail>; ..."}` (the first one as the JSON API's `detail`), plus its code. */
@@ -282,13 +267,8 @@ function handleInferenceError(error: FastifyError | Error, request: FastifyReque
 }
 
 function handleInferenceNotFound(request: FastifyRequest, reply: FastifyReply): void {
-  const path = request.url.split('?')[0]!;
   void reply
     .code(404)
     .type(JSON_TYPE)
-    .send({ error: `no route ${request.method} ${path.length <= 200 ? path : `${path.slice(0, 200)}…`}`, code: 'XENT_NOT_FOUND' });
-}
-
-function excerpt(s: string, max = 60): string {
-  return s.length <= max ? s : `${s.slice(0, max)}…`;
+    .send({ error: `no route ${request.method} ${cut(request.url.split('?')[0]!)}`, code: 'XENT_NOT_FOUND' });
 }

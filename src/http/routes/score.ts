@@ -1,10 +1,13 @@
-import type { FastifyInstance } from 'fastify';
-import { ERRORS, ProblemError } from '../errors.js';
-import { RawJsonBody } from '../jsonBody.js';
-import { scoreJsonInline, scoreJsonInWorker, type Scorer } from '../scoring.js';
-import { costResponseSchema, jsonSchemaOf, lossResponseSchema, problemSchema, scoreRequestSchema } from '../schemas.js';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { BodyLimits } from '../../codec/body.js';
+import { ERRORS, ProblemError } from '../../codec/problems.js';
+import type { Dispatcher, Scored } from '../../pool/dispatch.js';
+import { costResponseSchema, jsonSchemaOf, lossResponseSchema, problemSchema, scoreRequestDocument } from '../schemas/score.js';
 
-export type ScoreRoutesOptions = Scorer;
+export interface ScoreRoutesOptions {
+  dispatcher: Dispatcher;
+  limits: BodyLimits;
+}
 
 const problem = jsonSchemaOf(problemSchema);
 const problemResponse = (description: string) => ({
@@ -17,9 +20,15 @@ const SEMANTICS =
   'last, in float64 and with a relative error below 1e-13: class weights, ignore_index and label smoothing as in ' +
   'PyTorch; cost = sum / total_weight (the mean PyTorch reduction).';
 
-/** POST /loss and POST /cost: one decoder, one kernel; the two differ only in whether per-sample losses are sent. */
-export async function scoreRoutes(app: FastifyInstance, scorer: ScoreRoutesOptions): Promise<void> {
-  const { config } = scorer;
+/** Sends a scored answer as it came: text in one write with the headers, a worker's bytes uncopied. */
+export function sendScored(reply: FastifyReply, scored: Scored): FastifyReply {
+  const { body } = scored;
+  reply.type(scored.contentType);
+  return reply.send(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+}
+
+/** POST /loss and POST /cost: the body's bytes to the dispatch; the two differ only in whether losses are sent. */
+export async function scoreRoutes(app: FastifyInstance, { dispatcher, limits }: ScoreRoutesOptions): Promise<void> {
   const routes = [
     {
       url: '/loss',
@@ -44,7 +53,7 @@ export async function scoreRoutes(app: FastifyInstance, scorer: ScoreRoutesOptio
           summary: route.summary,
           description: `${route.summary}. ${SEMANTICS} Error codes: ${Object.keys(ERRORS).filter((c) => ERRORS[c as keyof typeof ERRORS].status < 500 || c === 'XENT_OVERLOADED').join(', ')}.`,
           tags: ['scoring'],
-          body: jsonSchemaOf(scoreRequestSchema),
+          body: scoreRequestDocument,
           response: {
             200: { description: 'The scores', content: { 'application/json': { schema: jsonSchemaOf(route.response) } } },
             400: problemResponse('Malformed or invalid request: bad JSON, wrong shape, out-of-range values, unknown fields'),
@@ -57,16 +66,11 @@ export async function scoreRoutes(app: FastifyInstance, scorer: ScoreRoutesOptio
         },
       },
       async (request, reply) => {
-        if (!(request.body instanceof RawJsonBody)) {
+        if (!Buffer.isBuffer(request.body)) {
           throw ProblemError.of('XENT_INVALID_BODY', '', 'there is no body: send a JSON object with Content-Type: application/json');
         }
-        const job = { bytes: request.body.bytes, withLosses: route.withLosses, limits: { maxElements: config.maxElements } };
-        // Both paths run the same scoreJsonBody: identical bytes, identical problems. A string is sent in one write
-        // with the headers; the worker's bytes are sent as they came, uncopied.
-        reply.type('application/json; charset=utf-8');
-        if (job.bytes.length <= config.inlineMaxBytes) return reply.send(scoreJsonInline(job, scorer));
-        const body = await scoreJsonInWorker(job, scorer);
-        return reply.send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+        const scored = dispatcher.score({ protocol: 'score', bytes: request.body, withLosses: route.withLosses, limits });
+        return sendScored(reply, scored instanceof Promise ? await scored : scored);
       },
     );
   }

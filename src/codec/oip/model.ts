@@ -1,5 +1,5 @@
-import type { FloatDatatype, IntegerDatatype, NumericDatatype } from './tensors.js';
-import { FLOAT_DATATYPES, INTEGER_DATATYPES } from './tensors.js';
+import type { FloatDatatype, IntegerDatatype, NumericDatatype } from './datatypes.js';
+import { FLOAT_DATATYPES, INTEGER_DATATYPES } from './datatypes.js';
 
 /** The one model this server serves over the Open Inference Protocol, and its one version. */
 export const MODEL_NAME = 'cross_entropy';

@@ -1,8 +1,26 @@
-import type { Evaluation, InputProblem, InputProblemKind } from '../kernel/types.js';
-import type { DecodedScoreRequest } from './decode.js';
-import { ProblemError, type ErrorCode, type Issue } from './errors.js';
+import type { Evaluation, InputProblem, InputProblemKind, ScoreSummary, Unit } from '../kernel/types.js';
+import { ProblemError, type ErrorCode, type Issue } from './problems.js';
 import { pointerTo, unflatten } from './pointer.js';
-import type { CostResponse, LossResponse, NestedNumbers } from './schemas.js';
+import type { Layout } from './task.js';
+
+/** The batch figures of an answer (POST /cost; the inference protocol's scalar outputs), in the API's names. */
+export interface CostFigures {
+  sum: number;
+  cost: number | null;
+  count: number;
+  total_weight: number;
+  perplexity: number | null;
+  accuracy: number | null;
+  unit: Unit;
+}
+
+/** Numbers nested in arrays to any depth, as JSON holds tensors. */
+export type NestedNumbers = number | NestedNumbers[];
+
+/** The answer of POST /loss: per-sample losses in the labels' shape, and the batch figures. */
+export interface LossFigures extends CostFigures {
+  losses: NestedNumbers[];
+}
 
 const PROBLEM_CODES: Record<InputProblemKind, ErrorCode> = {
   NOT_FINITE: 'XENT_INVALID_NUMBER',
@@ -16,13 +34,11 @@ const PROBLEM_CODES: Record<InputProblemKind, ErrorCode> = {
   LABEL_ON_MASKED_CLASS: 'XENT_LABEL_ON_MASKED_CLASS',
 };
 
-/** Where a request's tensors sit in its body, so that kernel findings can be reported as JSON pointers. */
-export type RequestLayout = Pick<DecodedScoreRequest, 'shape' | 'inputField' | 'truthField'>;
-
-/** The response body for a successful evaluation, or a ProblemError for a failed one. */
-export function respond(evaluation: Evaluation, layout: RequestLayout, withLosses: true): LossResponse;
-export function respond(evaluation: Evaluation, layout: RequestLayout, withLosses: false): CostResponse;
-export function respond(evaluation: Evaluation, layout: RequestLayout, withLosses: boolean): LossResponse | CostResponse {
+/**
+ * Narrows an evaluation to its summary: a failed one is thrown as the ProblemError that reports it, with pointers
+ * into the request as `layout` places its tensors.
+ */
+export function assertScored(evaluation: Evaluation, layout: Layout): asserts evaluation is { status: 'ok'; summary: ScoreSummary } {
   if (evaluation.status === 'invalid') {
     throw new ProblemError(evaluation.problems.map((p) => issueOf(p, layout)) as [Issue, ...Issue[]]);
   }
@@ -40,8 +56,11 @@ export function respond(evaluation: Evaluation, layout: RequestLayout, withLosse
           : ' (it exceeds the float64 range)'),
     );
   }
-  const s = evaluation.summary;
-  const aggregates: CostResponse = {
+}
+
+/** The batch figures of a summary, in the API's names. */
+export function costFigures(s: ScoreSummary): CostFigures {
+  return {
     sum: s.sum,
     cost: s.cost,
     count: s.count,
@@ -50,8 +69,11 @@ export function respond(evaluation: Evaluation, layout: RequestLayout, withLosse
     accuracy: s.accuracy,
     unit: s.unit,
   };
-  if (!withLosses) return aggregates;
-  return { losses: nest(s.losses, layout.shape.slice(0, -1)), ...aggregates };
+}
+
+/** The answer of POST /loss: the per-sample losses nested in the labels' shape, then the batch figures. */
+export function lossFigures(s: ScoreSummary, layout: Layout): LossFigures {
+  return { losses: nest(s.losses, layout.shape.slice(0, -1)), ...costFigures(s) };
 }
 
 /** `values` (row-major) as nested arrays of the given shape. */
@@ -68,7 +90,7 @@ export function nest(values: Float64Array, shape: readonly number[]): NestedNumb
   return build(0, 0);
 }
 
-function issueOf(p: InputProblem, layout: RequestLayout): Issue {
+function issueOf(p: InputProblem, layout: Layout): Issue {
   const { shape, inputField, truthField } = layout;
   const code = PROBLEM_CODES[p.kind];
   switch (p.field) {

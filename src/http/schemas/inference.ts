@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { scoreOptionsSchema } from '../http/schemas.js';
-import { INPUT_NAMES, OUTPUT_NAMES } from './model.js';
-import { FLOAT_DATATYPES, INTEGER_DATATYPES } from './tensors.js';
+import { scoreOptionsSchema } from '../../codec/fields.js';
+import { FLOAT_DATATYPES, INTEGER_DATATYPES } from '../../codec/oip/datatypes.js';
+import { INPUT_NAMES, OUTPUT_NAMES } from '../../codec/oip/model.js';
 
 /**
  * The Open Inference Protocol v2 documents, for the OpenAPI document. Requests are checked by `decodeInferenceRequest`

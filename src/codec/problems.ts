@@ -1,3 +1,5 @@
+import { memberPointer } from './pointer.js';
+
 /**
  * The one catalog of errors. Codes are stable: clients match on `code`, never on `title` or `detail`.
  * Every entry is listed in the OpenAPI document and the README.
@@ -9,6 +11,7 @@ export const ERRORS = {
   XENT_FORBIDDEN_KEY: { status: 400, title: 'Forbidden key' },
   XENT_MISSING_FIELD: { status: 400, title: 'Missing field' },
   XENT_CONFLICTING_FIELDS: { status: 400, title: 'Conflicting fields' },
+  XENT_DUPLICATE_FIELD: { status: 400, title: 'A key appears twice in one object' },
   XENT_INVALID_OPTION: { status: 400, title: 'Invalid option' },
   XENT_INVALID_SHAPE: { status: 400, title: 'Invalid shape' },
   XENT_EMPTY_INPUT: { status: 400, title: 'Empty batch or zero classes' },
@@ -97,4 +100,44 @@ export function problemDocument(code: ErrorCode, issues: Issue[], instance?: str
   if (instance !== undefined) doc.instance = instance;
   if (issues.length > 0) doc.errors = issues;
   return doc;
+}
+
+/** At most this many issues are reported for one request. */
+export const MAX_ISSUES = 10;
+
+/** Throws the issues found so far (at most MAX_ISSUES of them) as one ProblemError; returns when there are none. */
+export function throwIfAny(issues: Issue[]): void {
+  if (issues.length > 0) throwIssues(issues);
+}
+
+/**
+ * Throws the issues as one ProblemError. For a part that a check refused: every refusal records its issue, so an
+ * empty list here is a bug of ours, thrown as such (a 500), never an answer with no reason.
+ */
+export function throwIssues(issues: Issue[]): never {
+  if (issues.length === 0) throw new Error('a request part was refused without an issue');
+  throw new ProblemError(issues.slice(0, MAX_ISSUES) as [Issue, ...Issue[]]);
+}
+
+/** Keys that could reach Object.prototype if a client's object were ever merged into another: refused everywhere. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * An issue for every forbidden or unknown key of the object at `parent`; `unknown(key)` words the detail of an unknown
+ * one (what the object may hold, or what the client probably meant), echoing the key only as a bounded excerpt.
+ */
+export function checkKeys(
+  fields: object,
+  parent: string,
+  isKnown: (key: string) => boolean,
+  unknown: (key: string) => string,
+  issues: Issue[],
+): void {
+  for (const key of Object.keys(fields)) {
+    if (FORBIDDEN_KEYS.has(key)) {
+      issues.push({ code: 'XENT_FORBIDDEN_KEY', pointer: memberPointer(parent, key), detail: `the key "${key}" is not allowed` });
+    } else if (!isKnown(key)) {
+      issues.push({ code: 'XENT_UNKNOWN_FIELD', pointer: memberPointer(parent, key), detail: unknown(key) });
+    }
+  }
 }

@@ -1,18 +1,21 @@
-import { MAX_DIMENSIONS, MAX_ISSUES, maxJsonNumbers } from '../http/decode.js';
-import { ProblemError, type Issue } from '../http/errors.js';
-import type { RequestLayout } from '../http/outcome.js';
-import { escapeToken, memberPointer, pointerTo, unflatten } from '../http/pointer.js';
-import { scoreOptionsSchema } from '../http/schemas.js';
-import type { ScoreTask } from '../kernel/types.js';
-import { INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_NAMES, isFloatDatatype, type InputName, type OutputName } from './model.js';
+import { escapeToken } from '../pointer.js';
+import { checkKeys, ProblemError, throwIfAny, throwIssues, type ErrorCode, type Issue } from '../problems.js';
+import { OPTION_NAMES } from '../fields.js';
+import { parseJson } from '../json/scan.js';
+import { buildTask, expectedShape, pickOne, resolveOptions, whyShape, type DecodedTask, type GivenOptions, type TruthField } from '../task.js';
+import { checkInputShape, MAX_DIMENSIONS, maxJsonNumbers, readFlatTensor, readNestedTensor, type ElementReader } from '../tensor.js';
+import { describe, excerpt } from '../text.js';
+import { INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_NAMES, type InputName, type OutputName } from './model.js';
 import {
   BYTES_PER_ELEMENT,
   PROTOCOL_DATATYPES,
   decodeBinaryTensor,
   fitsIntegerDatatype,
   toFloatDatatype,
+  type FloatDatatype,
+  type IntegerDatatype,
   type NumericDatatype,
-} from './tensors.js';
+} from './datatypes.js';
 
 /** One output the client asked for, and how to send it. */
 export interface RequestedOutput {
@@ -22,11 +25,8 @@ export interface RequestedOutput {
   datatype: 'FP64' | 'FP32' | 'INT64';
 }
 
-/** An inference request turned into the kernel's task, plus what the response must hold. */
-export interface DecodedInference {
-  task: ScoreTask;
-  /** Where the tensors are, so that kernel findings name the tensor and the sample. */
-  layout: RequestLayout;
+/** An inference request turned into the kernel's task (and its layout), plus what the response must hold. */
+export interface DecodedInference extends DecodedTask {
   id: string | null;
   outputs: RequestedOutput[];
 }
@@ -37,11 +37,9 @@ export interface InferenceLimits {
 }
 
 const TOP_LEVEL_FIELDS = new Set(['id', 'parameters', 'inputs', 'outputs', 'model_name', 'model_version']);
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-const OPTION_PARAMETERS = ['ignore_index', 'label_smoothing', 'epsilon', 'unit'] as const;
 /** Parameters other servers' clients send routinely (Triton's scheduling hints, MLServer's codec hint): accepted, unused. */
 const IGNORED_REQUEST_PARAMETERS = ['priority', 'timeout', 'content_type'];
-const REQUEST_PARAMETERS = [...OPTION_PARAMETERS, 'binary_data_output', ...IGNORED_REQUEST_PARAMETERS];
+const REQUEST_PARAMETERS = [...OPTION_NAMES, 'binary_data_output', ...IGNORED_REQUEST_PARAMETERS];
 const INPUT_FIELDS = new Set(['name', 'shape', 'datatype', 'parameters', 'data']);
 const INPUT_PARAMETERS = ['binary_data_size', 'content_type'];
 const OUTPUT_FIELDS = new Set(['name', 'parameters']);
@@ -70,22 +68,12 @@ interface InputSpec {
  * a JSON pointer into the header (`/inputs/0/shape`), or `/<tensor>/<index>...` for an element of a tensor, as the
  * JSON API does. Value-domain checks (finite logits, probabilities in range, labels) stay the kernel's.
  */
-export function decodeInferenceRequest(body: Buffer, headerLengthHeader: string | string[] | undefined, limits: InferenceLimits): DecodedInference {
+export function decodeInferenceRequest(body: Uint8Array, headerLengthHeader: string | string[] | undefined, limits: InferenceLimits): DecodedInference {
   const headerLength = readHeaderLength(headerLengthHeader, body.length);
-  const header = parseHeader(body, headerLength);
+  const header = parseHeader(body, headerLength, limits);
   const issues: Issue[] = [];
 
-  for (const key of Object.keys(header)) {
-    if (FORBIDDEN_KEYS.has(key)) {
-      issues.push({ code: 'XENT_FORBIDDEN_KEY', pointer: pointerTo(key), detail: `the key "${key}" is not allowed` });
-    } else if (!TOP_LEVEL_FIELDS.has(key)) {
-      issues.push({
-        code: 'XENT_UNKNOWN_FIELD',
-        pointer: memberPointer('', key),
-        detail: `unknown field "${excerpt(key)}"; an inference request has id, parameters, inputs and outputs`,
-      });
-    }
-  }
+  checkKeys(header, '', (key) => TOP_LEVEL_FIELDS.has(key), (key) => `unknown field "${excerpt(key)}"; an inference request has id, parameters, inputs and outputs`, issues);
   const id = present(header, 'id');
   if (id !== undefined && typeof id !== 'string') {
     issues.push({ code: 'XENT_BAD_REQUEST', pointer: '/id', detail: `id must be a string, got ${describe(id)}` });
@@ -101,65 +89,42 @@ export function decodeInferenceRequest(body: Buffer, headerLengthHeader: string 
   const specs = readInputs(present(header, 'inputs'), issues);
   throwIfAny(issues);
 
-  const inputSpec = exactlyOne(specs, 'logits', 'probabilities', issues);
-  const truthSpec = exactlyOne(specs, 'labels', 'targets', issues);
-  const options = scoreOptionsSchema.safeParse({
-    ignore_index: parameters.ignore_index,
-    label_smoothing: parameters.label_smoothing,
-    epsilon: parameters.epsilon,
-    unit: parameters.unit,
-  });
-  if (!options.success) {
-    for (const issue of options.error.issues) {
-      issues.push({ code: 'XENT_INVALID_OPTION', pointer: `/parameters/${escapeToken(String(issue.path[0]))}`, detail: issue.message });
-    }
-  }
-  if (inputSpec?.name === 'logits' && parameters.epsilon !== undefined) {
-    issues.push({ code: 'XENT_INVALID_OPTION', pointer: '/parameters/epsilon', detail: 'epsilon applies to probabilities only' });
-  }
-  if (truthSpec?.name === 'targets' && parameters.ignore_index !== undefined) {
-    issues.push({ code: 'XENT_INVALID_OPTION', pointer: '/parameters/ignore_index', detail: 'ignore_index applies to labels only' });
-  }
-  throwIfAny(issues);
-  if (inputSpec === null || truthSpec === null || !options.success) throw new Error('unreachable: issues were reported');
+  const has = (name: InputName) => specs.has(name);
+  const at = (name: InputName) => `/inputs/${specs.get(name)?.position ?? ''}`;
+  const inputName = pickOne('logits', 'probabilities', has, at, '/inputs', issues);
+  const truthName = pickOne('labels', 'targets', has, at, '/inputs', issues);
+  const options = resolveOptions(parameters as GivenOptions, inputName, truthName, (name) => `/parameters/${escapeToken(name)}`, issues);
+  if (issues.length > 0 || inputName === null || truthName === null || options === null) throwIssues(issues);
 
-  checkInputShape(inputSpec, limits.maxElements, issues);
-  throwIfAny(issues);
-  const shape = inputSpec.shape;
-  const classes = shape[shape.length - 1]!;
+  const inputSpec = specs.get(inputName)!;
+  const truthSpec = specs.get(truthName)!;
   const weightSpec = specs.get('class_weights') ?? null;
-  checkShape(truthSpec, truthSpec.name === 'labels' ? shape.slice(0, -1) : shape, inputSpec, issues);
-  if (weightSpec !== null) checkShape(weightSpec, [classes], inputSpec, issues);
+  const shape = inputSpec.shape;
+  const shapeAt = `/inputs/${inputSpec.position}/shape`;
+  if (shape.length < 2) {
+    issues.push({
+      code: 'XENT_INVALID_SHAPE',
+      pointer: shapeAt,
+      detail: `input "${inputName}" has shape [${shape.join(', ')}]; expected at least 2 dimensions [N, C] with the class dimension last`,
+    });
+  } else {
+    checkInputShape(shape, limits.maxElements, shapeAt, (axis) => `${shapeAt}/${axis}`, issues);
+  }
+  throwIfAny(issues);
+  checkShape(truthSpec, truthName, inputSpec, issues);
+  if (weightSpec !== null) checkShape(weightSpec, 'class_weights', inputSpec, issues);
   throwIfAny(issues);
 
   layOutBinaryData([...specs.values()].sort((a, b) => a.position - b.position), body.length, headerLength, issues);
   throwIfAny(issues);
 
-  const input = readTensor(body, headerLength ?? body.length, inputSpec, issues);
-  const truth = readTensor(body, headerLength ?? body.length, truthSpec, issues);
-  const weights = weightSpec === null ? null : readTensor(body, headerLength ?? body.length, weightSpec, issues);
-  throwIfAny(issues);
-
-  const o = options.data;
+  const jsonBytes = headerLength ?? body.length;
+  const input = readTensor(body, jsonBytes, inputSpec, issues);
+  const truth = readTensor(body, jsonBytes, truthSpec, issues);
+  const weights = weightSpec === null ? null : readTensor(body, jsonBytes, weightSpec, issues);
+  if (issues.length > 0 || input === null || truth === null) throwIssues(issues);
   return {
-    task: {
-      kind: inputSpec.name === 'logits' ? 'logits' : 'probabilities',
-      rows: inputSpec.elements / classes,
-      classes,
-      input: input!,
-      labels: truthSpec.name === 'labels' ? truth! : null,
-      targets: truthSpec.name === 'targets' ? truth! : null,
-      classWeights: weights,
-      ignoreIndex: o.ignore_index ?? -100,
-      labelSmoothing: o.label_smoothing ?? 0,
-      epsilon: o.epsilon ?? 0,
-      unit: o.unit ?? 'nats',
-    },
-    layout: {
-      shape,
-      inputField: inputSpec.name === 'logits' ? 'logits' : 'probabilities',
-      truthField: truthSpec.name === 'labels' ? 'labels' : 'targets',
-    },
+    ...buildTask({ field: inputName, tensor: { data: input, shape } }, { field: truthName, data: truth }, weights, options),
     id: typeof id === 'string' ? id : null,
     outputs,
   };
@@ -183,24 +148,18 @@ function readHeaderLength(value: string | string[] | undefined, bodyLength: numb
   return length;
 }
 
-function parseHeader(body: Buffer, headerLength: number | null): Record<string, unknown> {
+function parseHeader(body: Uint8Array, headerLength: number | null, limits: InferenceLimits): Record<string, unknown> {
   const end = headerLength ?? body.length;
   if (end === 0) {
     throw ProblemError.of('XENT_INVALID_JSON', '', headerLength === null ? 'the body is empty' : 'the JSON header is empty (Inference-Header-Content-Length is 0)');
   }
-  let header: unknown;
-  try {
-    header = JSON.parse(body.toString('utf8', 0, end));
-  } catch (err) {
-    const message = err instanceof Error ? err.message : 'unparseable';
-    const hint =
-      headerLength === null && /after JSON/.test(message)
-        ? '; a body with binary tensor data needs the Inference-Header-Content-Length header'
-        : headerLength !== null
-          ? ` (in the first ${headerLength} bytes, as Inference-Header-Content-Length says)`
-          : '';
-    throw ProblemError.of('XENT_INVALID_JSON', '', `${message.length <= 200 ? message : `${message.slice(0, 200)}…`}${hint}`);
-  }
+  const header = parseJson(body, end, limits, (message) =>
+    headerLength === null && /after JSON/.test(message)
+      ? '; a body with binary tensor data needs the Inference-Header-Content-Length header'
+      : headerLength !== null
+        ? ` (in the first ${headerLength} bytes, as Inference-Header-Content-Length says)`
+        : '',
+  );
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     throw ProblemError.of('XENT_INVALID_BODY', '', `the inference request must be a JSON object, got ${describe(header)}`);
   }
@@ -220,19 +179,9 @@ function readParameters(value: unknown, pointer: string, known: readonly string[
     issues.push({ code: 'XENT_BAD_REQUEST', pointer, detail: `parameters must be an object, got ${describe(value)}` });
     return out;
   }
-  for (const [key, v] of Object.entries(value)) {
-    if (FORBIDDEN_KEYS.has(key)) {
-      issues.push({ code: 'XENT_FORBIDDEN_KEY', pointer: memberPointer(pointer, key), detail: `the key "${key}" is not allowed` });
-    } else if (!known.includes(key)) {
-      issues.push({
-        code: 'XENT_UNKNOWN_FIELD',
-        pointer: memberPointer(pointer, key),
-        detail: `unknown ${what} parameter "${excerpt(key)}"; the ${what} parameters are ${known.join(', ')}`,
-      });
-    } else if (v !== null) {
-      out[key] = v;
-    }
-  }
+  const isKnown = (key: string) => known.includes(key);
+  checkKeys(value, pointer, isKnown, (key) => `unknown ${what} parameter "${excerpt(key)}"; the ${what} parameters are ${known.join(', ')}`, issues);
+  for (const [key, v] of Object.entries(value)) if (isKnown(key) && v !== null) out[key] = v;
   return out;
 }
 
@@ -260,11 +209,7 @@ function readOutputs(value: unknown, binaryDefault: boolean, issues: Issue[]): R
       return;
     }
     const fields = entry as Record<string, unknown>;
-    for (const key of Object.keys(fields)) {
-      if (!OUTPUT_FIELDS.has(key)) {
-        issues.push({ code: 'XENT_UNKNOWN_FIELD', pointer: memberPointer(at, key), detail: `unknown field "${excerpt(key)}"; an output has name and parameters` });
-      }
-    }
+    checkKeys(fields, at, (key) => OUTPUT_FIELDS.has(key), (key) => `unknown field "${excerpt(key)}"; an output has name and parameters`, issues);
     const name = fields.name;
     if (typeof name !== 'string') {
       issues.push({ code: 'XENT_MISSING_FIELD', pointer: `${at}/name`, detail: `an output needs a name, got ${describe(name)}` });
@@ -316,15 +261,7 @@ function readInputs(value: unknown, issues: Issue[]): Map<InputName, InputSpec> 
       return;
     }
     const fields = entry as Record<string, unknown>;
-    for (const key of Object.keys(fields)) {
-      if (!INPUT_FIELDS.has(key)) {
-        issues.push({
-          code: 'XENT_UNKNOWN_FIELD',
-          pointer: memberPointer(at, key),
-          detail: `unknown field "${excerpt(key)}"; an input has name, shape, datatype, parameters and data`,
-        });
-      }
-    }
+    checkKeys(fields, at, (key) => INPUT_FIELDS.has(key), (key) => `unknown field "${excerpt(key)}"; an input has name, shape, datatype, parameters and data`, issues);
     const name = fields.name;
     if (typeof name !== 'string') {
       issues.push({ code: 'XENT_MISSING_FIELD', pointer: `${at}/name`, detail: `an input needs a name, got ${describe(name)}` });
@@ -395,55 +332,14 @@ function readInput(name: InputName, position: number, fields: Record<string, unk
   return { name, position, datatype: datatype as NumericDatatype, shape: shape as number[], elements, data: fields.data, binarySize, offset: 0 };
 }
 
-function exactlyOne(specs: Map<InputName, InputSpec>, a: InputName, b: InputName, issues: Issue[]): InputSpec | null {
-  const sa = specs.get(a);
-  const sb = specs.get(b);
-  if (sa !== undefined && sb !== undefined) {
-    issues.push({ code: 'XENT_CONFLICTING_FIELDS', pointer: `/inputs/${sb.position}`, detail: `give either ${a} or ${b}, not both` });
-    return null;
-  }
-  if (sa === undefined && sb === undefined) {
-    issues.push({ code: 'XENT_MISSING_FIELD', pointer: '/inputs', detail: `one of ${a} or ${b} is required` });
-    return null;
-  }
-  return sa ?? sb!;
-}
-
-/** The input tensor: at least [N, C], no empty dimension, within the element limit (checked before any allocation). */
-function checkInputShape(spec: InputSpec, maxElements: number, issues: Issue[]): void {
-  const { shape, name } = spec;
-  const at = `/inputs/${spec.position}/shape`;
-  if (shape.length < 2) {
-    issues.push({
-      code: 'XENT_INVALID_SHAPE',
-      pointer: at,
-      detail: `input "${name}" has shape [${shape.join(', ')}]; expected at least 2 dimensions [N, C] with the class dimension last`,
-    });
-    return;
-  }
-  const empty = shape.indexOf(0);
-  if (empty >= 0) {
-    const what = empty === 0 ? 'the batch is empty' : empty === shape.length - 1 ? 'no classes' : 'an empty dimension';
-    issues.push({ code: 'XENT_EMPTY_INPUT', pointer: `${at}/${empty}`, detail: `${what}: every dimension needs at least one entry` });
-    return;
-  }
-  if (spec.elements > maxElements) {
-    throw ProblemError.of('XENT_TOO_MANY_ELEMENTS', at, `${spec.elements} numbers (shape [${shape.join(', ')}]) exceed the limit of ${maxElements}`);
-  }
-}
-
-function checkShape(spec: InputSpec, expected: number[], input: InputSpec, issues: Issue[]): void {
+/** A truth or weights tensor must have the shape the model output's implies. */
+function checkShape(spec: InputSpec, field: TruthField | 'class_weights', input: InputSpec, issues: Issue[]): void {
+  const expected = expectedShape(field, input.shape);
   if (spec.shape.length === expected.length && spec.shape.every((d, i) => d === expected[i])) return;
-  const why =
-    spec.name === 'labels'
-      ? `the shape of ${input.name} without its class dimension`
-      : spec.name === 'targets'
-        ? `the shape of ${input.name}`
-        : `one weight per class of ${input.name}`;
   issues.push({
     code: 'XENT_INVALID_SHAPE',
     pointer: `/inputs/${spec.position}/shape`,
-    detail: `input "${spec.name}" has shape [${spec.shape.join(', ')}]; expected [${expected.join(', ')}] (${why})`,
+    detail: `input "${spec.name}" has shape [${spec.shape.join(', ')}]; expected [${expected.join(', ')}] (${whyShape(field, input.name as 'logits' | 'probabilities')})`,
   });
 }
 
@@ -500,28 +396,19 @@ function layOutBinaryData(specs: InputSpec[], bodyLength: number, headerLength: 
 }
 
 /** A tensor's values as float64, from the binary data or from JSON data converted to the declared datatype. */
-function readTensor(body: Buffer, headerLength: number, spec: InputSpec, issues: Issue[]): Float64Array | null {
+function readTensor(body: Uint8Array, headerLength: number, spec: InputSpec, issues: Issue[]): Float64Array | null {
   if (spec.binarySize !== null) return decodeBinaryTensor(body, spec.offset, spec.elements, spec.datatype);
   // A shape promising more numbers than the JSON header can hold is found ragged by the walk over the values,
   // without first allocating what it promised.
-  return readJsonTensor(spec, maxJsonNumbers(headerLength), issues);
-}
-
-/**
- * JSON tensor data, flat (row-major) or nested as the shape says, into a Float64Array of the shape's size in one pass.
- * Each number becomes a value of the declared datatype, as a server holding the tensor in that type would have it:
- * FP32, FP16 and BF16 round to nearest (ties to even), a value beyond the type's range is an error, and integer
- * types take integers only.
- */
-function readJsonTensor(spec: InputSpec, capacity: number, issues: Issue[]): Float64Array | null {
-  const { name, shape, elements, datatype, data } = spec;
-  const before = issues.length;
+  const capacity = maxJsonNumbers(headerLength);
+  const { name, shape, elements, data } = spec;
   if (!Array.isArray(data)) {
     issues.push({ code: 'XENT_INVALID_SHAPE', pointer: `/inputs/${spec.position}/data`, detail: `input "${name}": data must be an array, got ${describe(data)}` });
     return null;
   }
-  const nested = shape.length > 1 && Array.isArray(data[0]);
-  if (!nested && data.length !== elements) {
+  const reader = ELEMENT_READERS[spec.datatype];
+  if (shape.length > 1 && Array.isArray(data[0])) return readNestedTensor(data, shape, name, reader, capacity, issues);
+  if (data.length !== elements) {
     issues.push({
       code: 'XENT_INVALID_SHAPE',
       pointer: `/inputs/${spec.position}/data`,
@@ -529,99 +416,49 @@ function readJsonTensor(spec: InputSpec, capacity: number, issues: Issue[]): Flo
     });
     return null;
   }
+  return readFlatTensor(data, shape, name, reader, capacity, issues);
+}
 
-  const out = new Float64Array(Math.min(elements, capacity)); // past the end, writes fall off and the walk reports
-  const isFloat = isFloatDatatype(datatype);
-  let offset = 0;
-  const put = (x: unknown, at: () => number[]): void => {
-    if (typeof x === 'number' && Number.isFinite(x)) {
-      if (isFloat) {
-        const v = toFloatDatatype(x, datatype);
-        if (Number.isFinite(v)) {
-          out[offset++] = v;
-          return;
-        }
-        issues.push({ code: 'XENT_NUMBER_OUT_OF_RANGE', pointer: pointerTo(name, at()), detail: `${x} is outside the ${datatype} range` });
-      } else if (!Number.isInteger(x)) {
-        issues.push({ code: 'XENT_LABEL_NOT_INTEGER', pointer: pointerTo(name, at()), detail: `label ${x} is not an integer` });
-      } else if (!fitsIntegerDatatype(x, datatype as 'INT32' | 'INT64')) {
-        issues.push({ code: 'XENT_NUMBER_OUT_OF_RANGE', pointer: pointerTo(name, at()), detail: `${x} is outside the ${datatype} range` });
-      } else {
-        out[offset++] = x;
-        return;
-      }
-    } else {
-      issues.push(
-        typeof x === 'number'
-          ? { code: 'XENT_NUMBER_OUT_OF_RANGE', pointer: pointerTo(name, at()), detail: 'the number is outside the float64 range' }
-          : { code: 'XENT_INVALID_NUMBER', pointer: pointerTo(name, at()), detail: `expected a number, got ${describe(x)}` },
-      );
-    }
-    offset++;
+/**
+ * JSON tensor data as the declared datatype holds it, as a server holding the tensor in that type would have it:
+ * FP32, FP16 and BF16 round to nearest (ties to even), a value beyond the type's range is an error, and integer
+ * types take integers only.
+ */
+function floatReader(datatype: FloatDatatype): ElementReader {
+  return {
+    value: (x) => {
+      if (typeof x !== 'number' || x - x !== 0) return NaN;
+      const v = toFloatDatatype(x, datatype);
+      return v - v === 0 ? v : NaN;
+    },
+    problem: (x) =>
+      typeof x !== 'number'
+        ? { code: 'XENT_INVALID_NUMBER', detail: `expected a number, got ${describe(x)}` }
+        : x - x !== 0
+          ? { code: 'XENT_NUMBER_OUT_OF_RANGE', detail: 'the number is outside the float64 range' }
+          : { code: 'XENT_NUMBER_OUT_OF_RANGE', detail: `${x} is outside the ${datatype} range` },
   };
+}
 
-  if (!nested) {
-    for (let i = 0; i < elements && issues.length < MAX_ISSUES; i++) put(data[i], () => unflatten(i, shape));
-    return issues.length > before ? null : complete(out, elements, capacity);
-  }
-
-  const path: number[] = [];
-  const last = shape.length - 1;
-  const walk = (v: unknown, depth: number): void => {
-    const size = shape[depth]!;
-    if (!Array.isArray(v) || v.length !== size) {
-      const got = Array.isArray(v) ? `an array of length ${v.length}` : describe(v);
-      issues.push({
-        code: 'XENT_INVALID_SHAPE',
-        pointer: pointerTo(name, path),
-        detail: `expected an array of length ${size} (shape [${shape.join(', ')}]), got ${got}`,
-      });
-      let stride = 1;
-      for (let d = depth; d < shape.length; d++) stride *= shape[d]!;
-      offset += stride;
-      return;
-    }
-    if (depth === last) {
-      for (let i = 0; i < size && issues.length < MAX_ISSUES; i++) put(v[i], () => [...path, i]);
-      return;
-    }
-    for (let i = 0; i < size && issues.length < MAX_ISSUES; i++) {
-      path.push(i);
-      walk(v[i], depth + 1);
-      path.pop();
-    }
+function integerReader(datatype: IntegerDatatype): ElementReader {
+  return {
+    value: (x) => (typeof x === 'number' && Number.isInteger(x) && fitsIntegerDatatype(x, datatype) ? x : NaN),
+    problem: (x): { code: ErrorCode; detail: string } =>
+      typeof x !== 'number'
+        ? { code: 'XENT_INVALID_NUMBER', detail: `expected a number, got ${describe(x)}` }
+        : x - x !== 0
+          ? { code: 'XENT_NUMBER_OUT_OF_RANGE', detail: 'the number is outside the float64 range' }
+          : !Number.isInteger(x)
+            ? { code: 'XENT_LABEL_NOT_INTEGER', detail: `label ${x} is not an integer` }
+            : { code: 'XENT_NUMBER_OUT_OF_RANGE', detail: `${x} is outside the ${datatype} range` },
   };
-  walk(data, 0);
-  return issues.length > before ? null : complete(out, elements, capacity);
 }
 
-/** The tensor, once every value has been read: it cannot be shorter than its shape, since the header held the data. */
-function complete(out: Float64Array, elements: number, capacity: number): Float64Array {
-  if (out.length !== elements) throw new Error(`unreachable: ${elements} values read from a header that holds at most ${capacity}`);
-  return out;
-}
-
-function throwIfAny(issues: Issue[]): void {
-  if (issues.length > 0) throw new ProblemError(issues.slice(0, MAX_ISSUES) as [Issue, ...Issue[]]);
-}
-
-/** A short description of a JSON value for error messages; never more than a bounded excerpt of it. */
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  switch (typeof v) {
-    case 'string':
-      return `a string ("${excerpt(v)}")`;
-    case 'number':
-    case 'boolean':
-      return `a ${typeof v} (${v})`;
-    default:
-      return 'an object';
-  }
-}
-
-function excerpt(s: string, max = 40): string {
-  return s.length <= max ? s : `${s.slice(0, max)}…`;
-}
-
+const ELEMENT_READERS: Readonly<Record<NumericDatatype, ElementReader>> = {
+  FP64: floatReader('FP64'),
+  FP32: floatReader('FP32'),
+  FP16: floatReader('FP16'),
+  BF16: floatReader('BF16'),
+  INT32: integerReader('INT32'),
+  INT64: integerReader('INT64'),
+};

@@ -1,73 +1,22 @@
 import { z } from 'zod';
+import type { CostFigures, LossFigures } from '../../codec/figures.js';
+import { scoreRequestSchema, tensorField } from '../../codec/fields.js';
 
 /**
- * The request and response schemas: the single source for the TypeScript types, the option checks and the OpenAPI
- * document. Tensors (nested arrays of numbers of any depth) are checked by `readTensor` in one pass straight into
- * typed arrays, which a generic validator cannot do at 400 000 numbers a request; here they are declared for the
- * types and the document only, as a reference to the recursive `NestedNumbers` component.
+ * The OpenAPI side of POST /loss and /cost: the request as the codec defines it (codec/fields.ts), with examples, and
+ * the responses. The codec checks requests itself; these schemas only document them.
  */
-const tensor = (description: string) => z.array(z.unknown()).meta({ description, 'x-tensor': true });
-
-export const scoreRequestSchema = z
-  .strictObject({
-    logits: tensor(
-      'Unnormalised scores, class dimension last: shape [N][C], [N][T][C] or more leading dimensions. Finite numbers.',
-    ).optional(),
-    probabilities: tensor(
-      'Probabilities, class dimension last, same shapes as logits. Each value in [0, 1], each row summing to 1 within 1e-4.',
-    ).optional(),
-    labels: tensor(
-      "Class indices (integers), the input's shape without its class dimension. A label equal to ignore_index is skipped.",
-    ).optional(),
-    targets: tensor(
-      'One-hot or soft target distributions, same shape as the input; finite and >= 0, used as given (not renormalised).',
-    ).optional(),
-    class_weights: z
-      .array(z.number())
-      .optional()
-      .meta({ description: 'A weight per class (length C), finite and >= 0, as PyTorch `weight`.' }),
-    ignore_index: z
-      .number()
-      .int()
-      .optional()
-      .meta({ description: 'Label value whose samples are skipped (labels only). Default -100, as PyTorch.' }),
-    label_smoothing: z
-      .number()
-      .min(0)
-      .max(1)
-      .optional()
-      .meta({ description: 'Label smoothing epsilon in [0, 1], as PyTorch. Default 0.' }),
-    epsilon: z
-      .number()
-      .min(0)
-      .max(0.5)
-      .optional()
-      .meta({
-        description: 'Probabilities only: clip each p to [epsilon, 1 - epsilon] before the log (float64, as numpy.clip). Default 0.',
-      }),
-    unit: z.enum(['nats', 'bits']).optional().meta({ description: 'Unit of every loss figure. Default nats.' }),
-  })
-  .meta({
-    examples: [
-      { logits: [[2, 1, 0.1], [0.5, 2.5, 0.3]], labels: [0, 1] },
-      { probabilities: [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]], targets: [[1, 0, 0], [0, 0.9, 0.1]], unit: 'bits' },
-      {
-        logits: [[[1, 2, 3], [3, 2, 1]], [[0, 0, 0], [5, -5, 0]]],
-        labels: [[2, -100], [1, 0]],
-        class_weights: [1, 2, 0.5],
-        label_smoothing: 0.1,
-      },
-    ],
-  });
-
-export type ScoreRequest = z.infer<typeof scoreRequestSchema>;
-
-/** The scalar options, checked by zod itself. */
-export const scoreOptionsSchema = scoreRequestSchema.pick({
-  ignore_index: true,
-  label_smoothing: true,
-  epsilon: true,
-  unit: true,
+export const scoreRequestWithExamples = scoreRequestSchema.meta({
+  examples: [
+    { logits: [[2, 1, 0.1], [0.5, 2.5, 0.3]], labels: [0, 1] },
+    { probabilities: [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]], targets: [[1, 0, 0], [0, 0.9, 0.1]], unit: 'bits' },
+    {
+      logits: [[[1, 2, 3], [3, 2, 1]], [[0, 0, 0], [5, -5, 0]]],
+      labels: [[2, -100], [1, 0]],
+      class_weights: [1, 2, 0.5],
+      label_smoothing: 0.1,
+    },
+  ],
 });
 
 const aggregates = {
@@ -104,7 +53,7 @@ export const costResponseSchema = z.object(aggregates).meta({
 
 export const lossResponseSchema = z
   .object({
-    losses: tensor("Per-sample losses, nested in the labels' shape (0 for ignored samples)."),
+    losses: tensorField("Per-sample losses, nested in the labels' shape (0 for ignored samples)."),
     ...aggregates,
   })
   .meta({
@@ -122,9 +71,11 @@ export const lossResponseSchema = z
     ],
   });
 
-export type CostResponse = z.infer<typeof costResponseSchema>;
-export type LossResponse = Omit<z.infer<typeof lossResponseSchema>, 'losses'> & { losses: NestedNumbers };
-export type NestedNumbers = number | NestedNumbers[];
+// Compile-time check: the documented responses and the codec's figures are the same shape, each assignable to the other.
+type CostDocumented = z.infer<typeof costResponseSchema>;
+type LossDocumented = Omit<z.infer<typeof lossResponseSchema>, 'losses'>;
+const _costShape: [CostDocumented, CostFigures] = [{} as CostFigures, {} as CostDocumented];
+const _lossShape: [LossDocumented, Omit<LossFigures, 'losses'>] = [{} as Omit<LossFigures, 'losses'>, {} as LossDocumented];
 
 export const issueSchema = z.object({
   code: z.string(),
@@ -168,3 +119,6 @@ export const nestedNumbersComponent = {
   description: 'A number or an array of NestedNumbers: nested arrays of numbers, row-major, class dimension last.',
   anyOf: [{ type: 'number' as const }, { type: 'array' as const, items: { $ref: '#/components/schemas/NestedNumbers' } }],
 };
+
+/** The request body as the OpenAPI document shows it. */
+export const scoreRequestDocument = jsonSchemaOf(scoreRequestWithExamples);

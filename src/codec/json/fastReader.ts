@@ -1,16 +1,19 @@
-import type { InputKind } from '../kernel/types.js';
-import { MAX_DIMENSIONS, type DecodedScoreRequest, type DecodeLimits } from './decode.js';
-import { scoreOptionsSchema } from './schemas.js';
+import { pow2, splitHigh } from '../../kernel/float64.js';
+import type { Issue } from '../problems.js';
+import { buildTask, expectedShape, resolveOptions, type DecodedTask } from '../task.js';
+import { MAX_DIMENSIONS, type Tensor } from '../tensor.js';
+import type { DecodeLimits } from './decode.js';
 
 /**
  * A single-pass reader of the UTF-8 bytes of a POST /loss or /cost body that writes numbers straight into
  * Float64Arrays, without building the JS arrays JSON.parse would (400 000 numbers for an 8 × 50257 batch).
  *
- * It is an accelerator, not a validator: it returns exactly what `decodeScoreRequest(JSON.parse(text), limits)`
- * returns for the bodies it accepts (same doubles bit for bit, same shape, same options and defaults), and null for
- * anything it is not sure about (any syntax it does not handle, escapes or non-ASCII bytes in strings, duplicate or
- * unknown keys, ragged or empty arrays, non-finite or overflowing numbers, a value decodeScoreRequest would reject).
- * The caller then falls back to JSON.parse + decodeScoreRequest, which produces the precise error.
+ * It is an accelerator, not a validator: it finds the same parts as `decodeScoreRequest(JSON.parse(text), limits)`
+ * (same doubles bit for bit, same shapes) and hands them to the same task builder, so it returns exactly what that
+ * returns for the bodies it accepts, and null for anything it is not sure about (any syntax it does not handle,
+ * escapes or non-ASCII bytes in strings, duplicate or unknown keys, ragged or empty arrays, non-finite or overflowing
+ * numbers, anything the task builder would reject). The caller then falls back to JSON.parse + decodeScoreRequest,
+ * which produces the precise error.
  *
  * Numbers are rounded exactly as JSON.parse rounds them (IEEE round-to-nearest-even of the exact decimal value):
  * - up to 15 significant digits (or an integer mantissa ≤ 2^53) with |exponent| ≤ 22: one multiplication or division
@@ -24,7 +27,7 @@ import { scoreOptionsSchema } from './schemas.js';
  * - anything else: `Number()` of the ASCII text, correctly rounded like JSON.parse (V8 runs the same StringToDouble
  *   for both). Exact and near halfway cases, subnormals, huge exponents and overflow land here.
  */
-export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): DecodedScoreRequest | null {
+export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): DecodedTask | null {
   // The last non-blank byte must close the object; every scanner below stops at it, so no read runs past the end.
   let last = bytes.length - 1;
   while (last >= 0 && isBlank(bytes[last]!)) last--;
@@ -104,45 +107,19 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
   }
 
   const has = (field: number): boolean => (seen & (1 << field)) !== 0;
-  if (has(LOGITS) === has(PROBABILITIES) || has(LABELS) === has(TARGETS)) return null;
-  const inputField: InputKind = has(LOGITS) ? 'logits' : 'probabilities';
+  if (has(LOGITS) === has(PROBABILITIES) || has(LABELS) === has(TARGETS) || input === null || truth === null) return null;
+  const inputField = has(LOGITS) ? 'logits' : 'probabilities';
   const truthField = has(LABELS) ? 'labels' : 'targets';
-  if (inputField === 'logits' && has(EPSILON)) return null;
-  if (truthField === 'targets' && has(IGNORE_INDEX)) return null;
-  const options = scoreOptionsSchema.safeParse({
-    ignore_index: ignoreIndex,
-    label_smoothing: labelSmoothing,
-    epsilon,
-    unit,
-  });
-  if (!options.success || input === null || truth === null) return null;
+  const issues: Issue[] = [];
+  const given = { ignore_index: ignoreIndex, label_smoothing: labelSmoothing, epsilon, unit };
+  const options = resolveOptions(given, inputField, truthField, () => '', issues);
+  if (options === null) return null;
 
   const shape = input.shape;
   if (shape.length < 2) return null;
-  const classes = shape[shape.length - 1]!;
-  const expectedTruth = truthField === 'labels' ? shape.slice(0, -1) : shape;
-  if (!sameShape(truth.shape, expectedTruth)) return null;
-  if (weights !== null && !sameShape(weights.shape, [classes])) return null;
-
-  const o = options.data;
-  return {
-    task: {
-      kind: inputField,
-      rows: input.data.length / classes,
-      classes,
-      input: input.data,
-      labels: truthField === 'labels' ? truth.data : null,
-      targets: truthField === 'targets' ? truth.data : null,
-      classWeights: weights === null ? null : weights.data,
-      ignoreIndex: o.ignore_index ?? -100,
-      labelSmoothing: o.label_smoothing ?? 0,
-      epsilon: o.epsilon ?? 0,
-      unit: o.unit ?? 'nats',
-    },
-    shape,
-    inputField,
-    truthField,
-  };
+  if (!sameShape(truth.shape, expectedShape(truthField, shape))) return null;
+  if (weights !== null && !sameShape(weights.shape, expectedShape('class_weights', shape))) return null;
+  return buildTask({ field: inputField, tensor: input }, { field: truthField, data: truth.data }, weights?.data ?? null, options);
 }
 
 const TAB = 0x09;
@@ -235,11 +212,6 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-interface Tensor {
-  data: Float64Array;
-  shape: number[];
 }
 
 /** Where the last tensor read by readTensor ended (one past its closing bracket). */
@@ -458,7 +430,6 @@ function numberOfText(b: Uint8Array, start: number, end: number): number {
 
 /** Decimal exponents the double-double powers of ten cover: results stay normal, products stay finite. */
 const Q_RANGE = 260;
-const SPLIT = 134217729; // 2^27 + 1, Dekker's splitter
 const MARGIN = 2 ** -96;
 const POWER_HIGH = new Float64Array(2 * Q_RANGE + 1);
 const POWER_LOW = new Float64Array(2 * Q_RANGE + 1);
@@ -477,8 +448,7 @@ function scaleByPowerOfTen(mantissa: number, mantissaLow: number, q: number): nu
   const ph1 = POWER_HIGH_1[i]!;
   const ph2 = POWER_HIGH_2[i]!;
   // Dekker's exact product: high + err = mantissa · ph.
-  const c = SPLIT * mantissa;
-  const m1 = c - (c - mantissa);
+  const m1 = splitHigh(mantissa);
   const m2 = mantissa - m1;
   const high = mantissa * ph;
   const err = m2 * ph2 - (high - m1 * ph1 - m2 * ph1 - m1 * ph2);
@@ -510,21 +480,13 @@ function buildPowersOfTen(): void {
       const k = divisor.toString(2).length + 180;
       const scaled = ((1n << BigInt(k)) / divisor) * 2n + 1n;
       const scaledHigh = Number(scaled);
-      high = scaledHigh * powerOfTwo(-(k + 1));
-      low = Number(scaled - BigInt(scaledHigh)) * powerOfTwo(-(k + 1));
+      high = scaledHigh * pow2(-(k + 1));
+      low = Number(scaled - BigInt(scaledHigh)) * pow2(-(k + 1));
     }
     const i = q + Q_RANGE;
-    const c = SPLIT * high;
     POWER_HIGH[i] = high;
     POWER_LOW[i] = low;
-    POWER_HIGH_1[i] = c - (c - high);
+    POWER_HIGH_1[i] = splitHigh(high);
     POWER_HIGH_2[i] = high - POWER_HIGH_1[i]!;
   }
-}
-
-/** 2^e exactly, for e in [-1074, 1023]. */
-function powerOfTwo(e: number): number {
-  const bits = new BigUint64Array(1);
-  bits[0] = e >= -1022 ? BigInt(e + 1023) << 52n : 1n << BigInt(e + 1074);
-  return new Float64Array(bits.buffer)[0]!;
 }

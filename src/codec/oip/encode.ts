@@ -1,10 +1,10 @@
-import { ProblemError } from '../http/errors.js';
-import { pointerTo, unflatten } from '../http/pointer.js';
-import type { CostResponse } from '../http/schemas.js';
-import type { Unit } from '../kernel/types.js';
+import type { Unit } from '../../kernel/types.js';
+import type { CostFigures } from '../figures.js';
+import { pointerTo, unflatten } from '../pointer.js';
+import { ProblemError } from '../problems.js';
+import { encodeFp32, encodeFp64, encodeInt64 } from './datatypes.js';
 import type { DecodedInference, RequestedOutput } from './decode.js';
 import { MODEL_NAME, MODEL_VERSION } from './model.js';
-import { encodeFp32, encodeFp64, encodeInt64 } from './tensors.js';
 
 export interface ResponseOutput {
   name: string;
@@ -30,7 +30,7 @@ export type EncodedResponse = { kind: 'json'; body: InferenceResponse } | { kind
  * order, when none were named), each as JSON data or as binary tensor data. An undefined figure (cost, perplexity or
  * accuracy when nothing is counted: null in the JSON API) is an empty tensor of shape [0], never NaN.
  */
-export function encodeInferenceResponse(figures: CostResponse, losses: Float64Array, request: DecodedInference): EncodedResponse {
+export function encodeInferenceResponse(figures: CostFigures, losses: Float64Array, request: DecodedInference): EncodedResponse {
   const rowShape = request.layout.shape.slice(0, -1);
   const outputs: ResponseOutput[] = [];
   const chunks: Buffer[] = [];
@@ -62,7 +62,7 @@ export function encodeInferenceResponse(figures: CostResponse, losses: Float64Ar
   return { kind: 'binary', body: Buffer.concat([json, ...chunks]), headerLength: json.length };
 }
 
-function valuesOf(requested: RequestedOutput, f: CostResponse, losses: Float64Array): Float64Array {
+function valuesOf(requested: RequestedOutput, f: CostFigures, losses: Float64Array): Float64Array {
   const scalar = (x: number | null) => (x === null ? new Float64Array(0) : Float64Array.of(x));
   switch (requested.name) {
     case 'losses':

@@ -7,7 +7,7 @@
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type Running } from './process.js';
+import { startServer, type Running } from '../server/process.js';
 
 const REQUEST_TIMEOUT_MS = 1000;
 /** How long after REQUEST_TIMEOUT_MS a slow client may still hold its connection. */

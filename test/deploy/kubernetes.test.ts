@@ -8,24 +8,16 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Service } from 'kubernetes-models/v1';
 import { loadConfig } from '../../src/config.js';
+import { matches, type Manifest, type Obj, parseManifests, quantity, ROOT, strictCheck, type StrictResult } from './manifests.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DIR = path.join(ROOT, 'deploy/kubernetes');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Obj = Record<string, any>;
-interface Manifest {
-  file: string;
-  obj: Obj;
-}
 interface ModelClass {
   apiVersion: string;
   kind: string;
@@ -36,18 +28,6 @@ interface ModelClass {
 const MODELS: ReadonlyMap<string, ModelClass> = new Map(
   ([Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget] as unknown as ModelClass[]).map((m) => [`${m.apiVersion}/${m.kind}`, m]),
 );
-
-function parseManifests(text: string, file: string): Manifest[] {
-  const out: Manifest[] = [];
-  for (const doc of parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true })) {
-    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
-    const obj: unknown = doc.toJS();
-    if (obj === null || obj === undefined) continue; // an empty document (e.g. a trailing `---`)
-    if (typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`${file}: a document is not a mapping`);
-    out.push({ file, obj: obj as Obj });
-  }
-  return out;
-}
 
 function loadAll(): Manifest[] {
   const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
@@ -61,66 +41,11 @@ function modelFor(obj: Obj): ModelClass {
 }
 
 /**
- * Validates `obj` with its model's compiled schema while recording which keys the validator reads on
- * every object it visits. A generated validator reads each property its schema declares (to check the
- * ones present), so a key present in the data but never read is unknown to the schema. Objects whose
- * keys the validator enumerates are maps (labels, annotations, resource lists): any key is allowed.
- * Returns the schema error (or null) and the unknown fields as JSON-pointer-like paths.
+ * Validates `obj` with its model's schema and reports fields unknown to it (see strictCheck): the validators
+ * accept unknown fields silently, and the API server would drop them.
  */
-export function strictValidate(obj: Obj): { schemaError: string | null; unknown: string[] } {
-  const model = modelFor(obj);
-  const visited = new Map<object, { path: string; read: Set<string>; enumerated: boolean }>();
-  const proxies = new WeakMap<object, object>();
-  const wrap = (value: unknown, at: string): unknown => {
-    if (value === null || typeof value !== 'object') return value;
-    const cached = proxies.get(value);
-    if (cached !== undefined) return cached;
-    const info = { path: at, read: new Set<string>(), enumerated: false };
-    visited.set(value, info);
-    const proxy = new Proxy(value, {
-      get(target, key, receiver) {
-        const v: unknown = Reflect.get(target, key, receiver);
-        if (typeof key !== 'string') return v;
-        info.read.add(key);
-        return Object.hasOwn(target, key) ? wrap(v, `${at}/${key}`) : v;
-      },
-      has(target, key) {
-        if (typeof key === 'string') info.read.add(key);
-        return Reflect.has(target, key);
-      },
-      ownKeys(target) {
-        info.enumerated = true;
-        return Reflect.ownKeys(target);
-      },
-    });
-    proxies.set(value, proxy);
-    return proxy;
-  };
-  let schemaError: string | null = null;
-  try {
-    model.prototype.validate.call(wrap(obj, ''));
-  } catch (err) {
-    schemaError = err instanceof Error ? err.message : String(err);
-  }
-  const unknown: string[] = [];
-  for (const [value, info] of visited) {
-    if (Array.isArray(value) || info.enumerated) continue;
-    for (const key of Object.keys(value)) if (!info.read.has(key)) unknown.push(`${info.path}/${key}`);
-  }
-  return { schemaError, unknown };
-}
-
-/** A Kubernetes quantity ("500m", "2", "256Mi", "1Gi") as a plain number. */
-function quantity(q: string | number): number {
-  if (typeof q === 'number') return q;
-  const m = /^([0-9.]+)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
-  if (m === null) throw new Error(`unparsable quantity ${q}`);
-  const scale: Record<string, number> = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-  return Number(m[1]) * (m[2] === undefined ? 1 : scale[m[2]]!);
-}
-
-function matches(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  return Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+function strictValidate(obj: Obj): StrictResult {
+  return strictCheck(modelFor(obj).prototype.validate, obj);
 }
 
 const manifests = loadAll();

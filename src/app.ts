@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
+import { readWholeBody } from './http/bodyReader.js';
 import { handleClientError } from './http/clientError.js';
 import { registerDocs } from './http/docs.js';
 import { handleError, handleNotFound } from './http/errorHandler.js';
@@ -61,7 +62,7 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   // Bodies stay bytes: the codec reads them in one pass straight into typed arrays, on the event loop when small and
   // in a worker when large, so the event loop only moves big buffers. The inference routes add their binary form.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('application/json', readWholeBody(config.bodyLimit));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
 

@@ -5,6 +5,7 @@ import { ProblemError } from '../../codec/problems.js';
 import { cut, excerpt } from '../../codec/text.js';
 import { CONTENT_ENCODINGS, type ContentEncoding } from '../../pool/contentEncoding.js';
 import type { Dispatcher } from '../../pool/dispatch.js';
+import { readWholeBody } from '../bodyReader.js';
 import { asProblem, logProblem } from '../errorHandler.js';
 import {
   inferenceErrorSchema,
@@ -62,7 +63,7 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
   // Every body is read as bytes (within the app's body limit): the JSON header and any binary tensor data after it
   // are split by decodeInferenceRequest, which reads the tensors straight from this one buffer.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', readWholeBody(bodyLimit));
   app.setErrorHandler(handleInferenceError);
   app.setNotFoundHandler(handleInferenceNotFound);
 

@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { readWholeBody } from './http/bodyReader.js';
 import { handleClientError } from './http/clientError.js';
 import { registerDocs } from './http/docs.js';
+import { EDGE_HTTP_OPTIONS, handleFrameworkError, registerEdges } from './http/edges.js';
 import { handleError, handleNotFound } from './http/errorHandler.js';
 import { registerGuards } from './http/guards.js';
 import { registerLifecycle } from './http/lifecycle.js';
@@ -10,6 +11,7 @@ import { Metrics } from './http/metrics.js';
 import { healthRoutes } from './http/routes/health.js';
 import { inferenceRoutes } from './http/routes/inference.js';
 import { scoreRoutes } from './http/routes/score.js';
+import { fastifyTrustProxy } from './http/trustProxy.js';
 import { Dispatcher } from './pool/dispatch.js';
 import { ScorePool } from './pool/scorePool.js';
 
@@ -48,9 +50,15 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
             requestTimeout: config.requestTimeoutMs,
             headersTimeout: config.requestTimeoutMs,
             connectionsCheckingInterval: Math.max(100, Math.min(1000, config.requestTimeoutMs)),
+            ...EDGE_HTTP_OPTIONS,
           }
-        : { requestTimeout: 0, headersTimeout: 0 },
+        : { requestTimeout: 0, headersTimeout: 0, ...EDGE_HTTP_OPTIONS },
     clientErrorHandler: handleClientError,
+    // The router's refusals (bad URL, overlong path parameter) are answered like every other error, with the API's
+    // headers; so are requests without Host or with an unknown Expect (EDGE_HTTP_OPTIONS, registerEdges below).
+    frameworkErrors: handleFrameworkError,
+    // Who the client is behind proxies (X-Forwarded-For): TRUST_PROXY, nobody by default.
+    trustProxy: fastifyTrustProxy(config.trustProxy),
   });
 
   for (const notice of config.notices) app.log.warn(notice);
@@ -78,6 +86,7 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   const readiness = registerLifecycle(app, pool);
   const limits = { maxElements: config.maxElements };
 
+  registerEdges(app);
   await registerGuards(app, config);
   metrics.register(app);
   await registerDocs(app);

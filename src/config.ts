@@ -1,5 +1,55 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+
+/**
+ * Which proxies in front of the service are trusted to say who the client is (X-Forwarded-For, X-Forwarded-Proto,
+ * X-Forwarded-Host): false (no one; the client is the TCP peer), true (every hop; only behind a proxy that overwrites
+ * the header), a number of hops, or addresses and CIDR ranges of the trusted proxies. What Fastify's `trustProxy` takes,
+ * from one environment variable.
+ */
+export type TrustProxy = boolean | number | string[];
+
+/** proxy-addr's named ranges: 127.0.0.0/8 and ::1; 169.254.0.0/16 and fe80::/10; 10/8, 172.16/12, 192.168/16 and fc00::/7. */
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An address, an address/prefix-length range, or one of proxy-addr's named ranges. */
+function isTrustEntry(entry: string): boolean {
+  if (NAMED_RANGES.has(entry)) return true;
+  const slash = entry.indexOf('/');
+  if (slash === -1) return isIP(entry) !== 0;
+  const family = isIP(entry.slice(0, slash));
+  const bits = entry.slice(slash + 1);
+  return family !== 0 && /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * TRUST_PROXY: `false` (the default) or `true`; a hop count (`1`: the address the nearest proxy saw; `0` is false);
+ * or a comma-separated list of proxy addresses, CIDR ranges and the names loopback, linklocal, uniquelocal.
+ */
+export const trustProxySchema = z
+  .string()
+  .default('false')
+  .transform((value, ctx): TrustProxy => {
+    const text = value.trim();
+    if (/^(false|true)$/i.test(text)) return text.toLowerCase() === 'true';
+    if (/^\d+$/.test(text)) {
+      const hops = Number(text);
+      if (hops <= 100) return hops === 0 ? false : hops;
+      ctx.addIssue({ code: 'custom', message: 'a hop count must be at most 100' });
+      return z.NEVER;
+    }
+    const entries = text.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    const invalid = entries.filter((e) => !isTrustEntry(e));
+    if (entries.length === 0 || invalid.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected true, false, a hop count, or comma-separated addresses, CIDR ranges, loopback, linklocal or uniquelocal${invalid.length > 0 ? ` (not one: ${JSON.stringify(invalid[0]!.slice(0, 60))})` : ''}`,
+      });
+      return z.NEVER;
+    }
+    return entries;
+  });
 
 const integer = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
 
@@ -28,6 +78,7 @@ const envSchema = z.object({
     .refine((keys) => keys.every((k) => k.length >= 16), 'every key must be at least 16 characters'),
   RATE_LIMIT: integer(0, 0),
   RATE_LIMIT_WINDOW_MS: integer(1000, 60_000),
+  TRUST_PROXY: trustProxySchema,
 });
 
 export interface Config {
@@ -66,6 +117,8 @@ export interface Config {
   rateLimitWindowMs: number;
   /** What the service should say about its configuration at start (a deprecated variable and what it became). */
   notices: readonly string[];
+  /** Proxies trusted to name the client in X-Forwarded-For (its address is its rate-limit bucket without API keys). */
+  trustProxy: TrustProxy;
 }
 
 export class ConfigError extends Error {
@@ -110,5 +163,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     rateLimit: e.RATE_LIMIT,
     rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
     notices: Object.freeze(notices),
+    trustProxy: e.TRUST_PROXY,
   });
 }

@@ -34,6 +34,7 @@ export const ERRORS = {
   XENT_BODY_TOO_LARGE: { status: 413, title: 'Body too large' },
   XENT_TOO_MANY_ELEMENTS: { status: 413, title: 'Too many elements' },
   XENT_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  XENT_EXPECTATION_FAILED: { status: 417, title: 'Expectation not supported' },
   XENT_NON_FINITE_RESULT: { status: 422, title: 'The result is not finite' },
   XENT_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   XENT_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },

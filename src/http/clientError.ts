@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { ProblemError, problemDocument } from '../codec/problems.js';
 import { PROBLEM_CONTENT_TYPE } from './errorHandler.js';
+import { requestIdFor } from './edges.js';
 import { API_SECURITY_HEADERS } from './securityHeaders.js';
 
 const SECURITY_HEADER_LINES = Object.entries(API_SECURITY_HEADERS)
@@ -30,14 +31,15 @@ function problemOf(err: NodeJS.ErrnoException): ProblemError {
 export function handleClientError(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const problem = problemOf(err);
-  this.log.trace({ code: err.code, problem: problem.code }, 'client error');
+  const id = requestIdFor(this);
+  this.log.trace({ reqId: id, code: err.code, problem: problem.code }, 'client error');
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
   if (socket.writable && inFlight?.headersSent !== true) {
     const body = JSON.stringify(problemDocument(problem.code, problem.issues));
     socket.write(
       `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
         `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `${SECURITY_HEADER_LINES}Connection: close\r\n\r\n${body}`,
+        `${SECURITY_HEADER_LINES}x-request-id: ${id}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();

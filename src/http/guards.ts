@@ -4,6 +4,7 @@ import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { ProblemError } from '../codec/problems.js';
+import { RateLimitKeys } from './rateLimitKey.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -33,6 +34,7 @@ export function keyMatches(presented: string, keys: readonly Buffer[]): boolean 
  */
 export async function registerGuards(app: FastifyInstance, config: Readonly<Config>): Promise<void> {
   const keys = config.apiKeys.map(digest);
+  const rateLimitKeys = new RateLimitKeys(config.apiKeys);
 
   if (keys.length > 0) {
     app.addHook('onRequest', async (request) => {
@@ -47,6 +49,7 @@ export async function registerGuards(app: FastifyInstance, config: Readonly<Conf
           { 'www-authenticate': 'Bearer realm="xent"' },
         );
       }
+      rateLimitKeys.authenticated(request, match[1]!);
     });
   }
 
@@ -55,11 +58,8 @@ export async function registerGuards(app: FastifyInstance, config: Readonly<Conf
       global: true,
       max: config.rateLimit,
       timeWindow: config.rateLimitWindowMs,
-      // A client is its API key when it has one (hashed: keys are never kept in clear), else its address.
-      keyGenerator: (request) => {
-        const auth = request.headers.authorization;
-        return auth === undefined ? request.ip : digest(auth).toString('hex');
-      },
+      // A client is the API key it was authenticated with, else its address (see RateLimitKeys).
+      keyGenerator: (request) => rateLimitKeys.bucketOf(request),
       allowList: (request) => !isScoring(request),
       errorResponseBuilder: (_request, context) =>
         ProblemError.of('XENT_RATE_LIMITED', '', `more than ${context.max} scoring requests in ${context.after}; retry later`),

@@ -93,6 +93,7 @@ const COVERED_ELSEWHERE: Partial<Record<ErrorCode, string>> = {
   XENT_UNAUTHORIZED: 'API_KEYS: test/http/production.test.ts',
   XENT_REQUEST_TIMEOUT: 'slow headers on a real socket: test/server/abuse.test.ts',
   XENT_HEADERS_TOO_LARGE: 'oversized headers on a real socket: test/server/abuse.test.ts',
+  XENT_EXPECTATION_FAILED: 'an unknown Expect on a real socket: test/server/edges.test.ts',
   XENT_RATE_LIMITED: 'RATE_LIMIT: test/http/production.test.ts',
   XENT_INTERNAL: 'never by input: a bug; test/http/errors.test.ts (handler mapping)',
   XENT_OVERLOADED: 'a full queue: test/pool/faults.test.ts',

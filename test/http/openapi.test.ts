@@ -30,7 +30,7 @@ describe('OpenAPI document', () => {
     for (const url of ['/loss', '/cost']) {
       const op = document.paths[url]!.post!;
       expect(op.description!.length).toBeGreaterThan(50);
-      expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '413', '415', '422', '503']);
+      expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '413', '415', '422', '429', '503']);
       const body = (op as unknown as { requestBody: { content: Record<string, { examples: object }> } }).requestBody;
       expect(Object.keys(body.content['application/json']!.examples).length).toBeGreaterThan(0);
     }

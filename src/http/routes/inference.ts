@@ -210,6 +210,7 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
             413: errorResponse('Body larger than BODY_LIMIT, or more numbers than MAX_ELEMENTS'),
             415: errorResponse('Unsupported Content-Type or Content-Encoding'),
             422: errorResponse('A loss or the sum is not finite'),
+            429: errorResponse('More than RATE_LIMIT scoring requests in the window from this client (its API key, else its address); retry after Retry-After seconds'),
             503: errorResponse('Overloaded, timed out or shutting down; retry after Retry-After seconds'),
           },
         },

@@ -61,6 +61,7 @@ export async function scoreRoutes(app: FastifyInstance, { dispatcher, limits }: 
             413: problemResponse('Body larger than BODY_LIMIT, or more numbers than MAX_ELEMENTS'),
             415: problemResponse('Content-Type is not application/json'),
             422: problemResponse('A loss or the sum is not finite (for example a zero probability on the true class)'),
+            429: problemResponse('More than RATE_LIMIT scoring requests in the window from this client (its API key, else its address); retry after Retry-After seconds'),
             503: problemResponse('Overloaded, timed out or shutting down; retry after Retry-After seconds'),
           },
         },

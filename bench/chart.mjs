@@ -1,9 +1,9 @@
-// Renders bench results as a self-contained SVG: req/s per scenario for xent and the baselines (one panel per
+// Renders bench results as a self-contained SVG: req/s per scenario for xent, the baselines and the Python peer (one panel per
 // scenario, each on its own linear scale), /healthz p99 under load on a log scale against the 10 ms target, and the
 // RSS of the leak check over time. No chart library: plain SVG elements with fixed fonts, readable as a PNG too.
 
-const COLORS = { xent: '#1f6fb4', constant: '#9a9a9a', naive: '#e8751a' };
-const ORDER = ['xent', 'constant', 'naive'];
+const COLORS = { xent: '#1f6fb4', constant: '#9a9a9a', naive: '#e8751a', python: '#3a8f3f' };
+const ORDER = ['xent', 'constant', 'naive', 'python'];
 const FONT = "font-family='DejaVu Sans, Helvetica, Arial, sans-serif'";
 const WIDTH = 1200;
 
@@ -30,6 +30,15 @@ export function formatBytes(b) {
   return `${b} B`;
 }
 
+/** The Python peer in one line: its versions, or why it was left out. */
+export function describePeer(peer) {
+  if (peer.skipped) return `Python peer skipped: ${peer.skipped.replace(/\s+/g, ' ').replaceAll('|', '/')}`;
+  const v = peer.versions;
+  const loop = [v.uvloop && `uvloop ${v.uvloop}`, v.httptools && `httptools ${v.httptools}`].filter(Boolean);
+  const sockets = peer.sockets?.startsWith('one') ? 'uvicorn --workers 2, one shared socket' : 'serve.py: 2 uvicorn workers, a socket each';
+  return `Python peer: Python ${v.python}, FastAPI ${v.fastapi}, uvicorn ${v.uvicorn}${loop.length > 0 ? ` (${loop.join(', ')})` : ' (asyncio, h11)'}, numpy ${v.numpy}; ${sockets}`;
+}
+
 function header(results) {
   const m = results.machine;
   const v = results.versions;
@@ -50,19 +59,30 @@ function header(results) {
       fill: '#555',
     }),
   );
+  let y = 86;
+  if (results.pythonPeer) {
+    const peer = describePeer(results.pythonPeer);
+    out.push(text(24, 90, peer.length > 180 ? `${peer.slice(0, 179)}…` : peer, { size: 12, fill: '#555' }));
+    y += 17;
+  }
   // Legend
   let x = 24;
   for (const t of ORDER) {
-    out.push(rect(x, 86, 14, 14, COLORS[t]));
-    const label = { xent: 'xent (dist/server.js)', constant: 'constant route (floor: parse + constant answer)', naive: 'naive (JSON.parse + inline loop)' }[t];
-    out.push(text(x + 20, 98, label, { size: 12 }));
+    out.push(rect(x, y, 14, 14, COLORS[t]));
+    const label = {
+      xent: 'xent (dist/server.js)',
+      constant: 'constant route (floor: parse + constant answer)',
+      naive: 'naive (JSON.parse + inline loop)',
+      python: results.pythonPeer?.skipped ? 'python peer: skipped' : 'python (FastAPI + numpy, 2 uvicorn workers)',
+    }[t];
+    out.push(text(x + 20, y + 12, label, { size: 12 }));
     x += 20 + label.length * 6.6 + 24;
   }
-  return { svg: out.join(''), height: 112 };
+  return { svg: out.join(''), height: y + 26 };
 }
 
 function targetsList(results, y0) {
-  const out = [text(24, y0 + 18, 'Targets (issue 3), measured in this run', { size: 15, weight: 'bold' })];
+  const out = [text(24, y0 + 18, 'Targets (issue 3; ratios to the Python peer: "Performance, round two"), measured in this run', { size: 15, weight: 'bold' })];
   const rowH = 24;
   results.targets.forEach((t, i) => {
     const y = y0 + 30 + i * rowH;
@@ -84,7 +104,8 @@ function throughputPanels(results, y0) {
   const cols = 3;
   const gap = 14;
   const panelW = (WIDTH - 48 - (cols - 1) * gap) / cols;
-  const panelH = 138;
+  // Room for every server's bar and two footer lines.
+  const panelH = 46 + Math.max(...results.scenarios.map((s) => ORDER.filter((t) => s.results[t]).length), 1) * 22 + 32;
   results.scenarios.forEach((s, i) => {
     const x = 24 + (i % cols) * (panelW + gap);
     const y = y0 + 30 + Math.floor(i / cols) * (panelH + gap);
@@ -106,9 +127,9 @@ function throughputPanels(results, y0) {
     });
     const x0 = s.results.xent;
     if (x0) {
-      const ratios = ['constant', 'naive'].filter((t) => s.results[t]).map((t) => `${formatNumber(x0.reqPerSec / s.results[t].reqPerSec)}× ${t}`);
-      const foot = [`xent p99 ${formatNumber(x0.p99Ms)} ms`, ...(ratios.length > 0 ? [`xent = ${ratios.join(', ')}`] : [])].join(' · ');
-      out.push(text(x + 10, y + panelH - 10, foot, { size: 11, fill: '#444' }));
+      const ratios = ['constant', 'naive', 'python'].filter((t) => s.results[t]).map((t) => `${formatNumber(x0.reqPerSec / s.results[t].reqPerSec)}× ${t}`);
+      out.push(text(x + 10, y + panelH - 24, `xent p99 ${formatNumber(x0.p99Ms)} ms`, { size: 11, fill: '#444' }));
+      if (ratios.length > 0) out.push(text(x + 10, y + panelH - 10, `xent's req/s = ${ratios.join(', ')}`, { size: 11, fill: '#444' }));
     }
   });
   const rows = Math.ceil(results.scenarios.length / cols);

@@ -9,12 +9,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { formatBytes, formatNumber, renderChart } from './chart.mjs';
+import { describePeer, formatBytes, formatNumber, renderChart } from './chart.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const START = '<!-- results:start -->';
 const END = '<!-- results:end -->';
-const ORDER = ['xent', 'constant', 'naive'];
+const ORDER = ['xent', 'constant', 'naive', 'python'];
 
 const f = formatNumber;
 
@@ -27,7 +27,8 @@ export function renderTable(results) {
     `**Run:** ${results.date.slice(0, 19).replace('T', ' ')} UTC · \`${results.command}\` · ${results.elapsedSeconds} s · ` +
       `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os} · load average ${m.loadavgAtStart.join(' / ')} at start, ` +
       `${(m.loadavgAtEnd ?? []).join(' / ')} at end · Node ${v.node} · fastify ${v.fastify} · autocannon ${v.autocannon} · piscina ${v.piscina} · ` +
-      `commit ${results.git.commit?.slice(0, 10) ?? '?'}${results.git.dirty ? ' (with uncommitted changes in src/)' : ''}`,
+      `commit ${results.git.commit?.slice(0, 10) ?? '?'}${results.git.dirty ? ' (with uncommitted changes in src/)' : ''}` +
+      (results.pythonPeer ? ` · ${describePeer(results.pythonPeer)}` : ''),
   );
   lines.push('');
   lines.push(
@@ -49,19 +50,28 @@ export function renderTable(results) {
     lines.push(`| ${t.what} | ${f(t.measured)}${t.id === 'large-healthz' ? ' ms' : '×'} | ${t.threshold} | ${t.pass ? '✅ pass' : '❌ fail'} | ${t.detail} |`);
   }
   lines.push('');
-  lines.push('| scenario | body | conn. | server | req/s | p50 ms | p99 ms | numbers/s | peak RSS MiB | /healthz p99 ms | checks |');
-  lines.push('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  lines.push('| scenario | body | conn. | server | req/s | xent ÷ this | p50 ms | p99 ms | numbers/s | peak RSS MiB | /healthz p99 ms | checks |');
+  lines.push('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const s of results.scenarios) {
     for (const t of ORDER) {
       const r = s.results[t];
       if (!r) continue;
       const checks = s.verification[t] !== 'ok' ? `wrong: ${s.verification[t]}` : r.failures > 0 ? `${r.failures} failed: ${r.firstFailure ?? 'non-2xx/errors'}` : 'ok';
       const under = r.smallUnderLoad ? ` (32×10 /cost probe p99 ${f(r.smallUnderLoad.p99Ms)})` : '';
+      const ratio = t !== 'xent' && s.results.xent ? `${f(s.results.xent.reqPerSec / r.reqPerSec)}×` : '';
       lines.push(
-        `| ${s.label} | ${formatBytes(s.bytesPerRequest)} | ${s.connections} | ${t === 'xent' ? '**xent**' : t} | ${f(r.reqPerSec)} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ` +
+        `| ${s.label} | ${formatBytes(s.bytesPerRequest)} | ${s.connections} | ${t === 'xent' ? '**xent**' : t} | ${f(r.reqPerSec)} | ${ratio} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ` +
           `${(r.numbersPerSec / 1e6).toFixed(r.numbersPerSec >= 1e7 ? 0 : 2)} M | ${f(r.peakRssMiB)} | ${f(r.healthz?.p99Ms)}${under} | ${checks} |`,
       );
     }
+  }
+  const splits = results.scenarios.filter((s) => s.results.python?.connectionsPerWorker);
+  if (splits.length > 0) {
+    lines.push('');
+    lines.push(
+      `Python peer, autocannon's connections per worker in each round (${results.pythonPeer?.sockets ?? '?'}): ` +
+        `${splits.map((s) => `${s.label} ${s.results.python.connectionsPerWorker.map((c) => c?.join('+') ?? '?').join(', ')}`).join('; ')}.`,
+    );
   }
   if (results.leak) {
     const l = results.leak;
@@ -92,7 +102,7 @@ export function writeReport(results, { svgPath, readmePath }) {
       '',
       renderTable(results),
       '',
-      `![req/s per scenario for xent and the baselines, /healthz p99 under load, RSS over the leak check](${chart})`,
+      `![req/s per scenario for xent, the baselines and the Python peer, /healthz p99 under load, RSS over the leak check](${chart})`,
       '',
       END,
     ].join('\n');

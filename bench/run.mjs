@@ -1,13 +1,16 @@
-// The HTTP benchmark: xent (`node dist/server.js`) against two baseline servers, all as child processes on
-// loopback, driven by autocannon from this process. See bench/README.md for what each scenario and baseline is.
+// The HTTP benchmark: xent (`node dist/server.js`) against two baseline servers and a lean Python peer (FastAPI +
+// numpy, two uvicorn workers), all as child processes on loopback, driven by autocannon from this process. See
+// bench/README.md for what each scenario and baseline is.
 //
-//   npm run bench          full run (~10 min): every scenario, baselines interleaved A B A B, 60 s leak check,
+//   npm run bench          full run (~13 min): every scenario, baselines interleaved A B A B, 60 s leak check,
 //                          then bench/kernel.mjs if present; writes bench/results/latest.{json,svg} and the README table
 //   npm run bench:quick    smoke run (< 1 min with the build): short runs, baselines only where a target needs them,
 //                          6 s leak check; writes bench/results/tmp/quick.{json,svg} and leaves the README alone
 //
 // Options (after `--`): --only=<id,id> run some scenarios; --no-leak; --no-kernel; --duration=<s> per measured run;
-// --server=<path> measure another build of xent (results then go to results/tmp/, like --only).
+// --server=<path> measure another build of xent (results then go to results/tmp/, like --only); --no-python leaves
+// the Python peer out; --no-install does not apt-get its packages when they are missing (it is then skipped);
+// --python-shared-socket runs it as plain `uvicorn --workers 2` (see bench/peers/python/serve.py for why not by default).
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,14 +19,15 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, relative, resolve } from 'node:path';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
-import { setInterval, clearInterval } from 'node:timers';
+import { setInterval, clearInterval, setTimeout, clearTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { makeLogits, oipBinaryBody, referenceCost, scoreJsonBody } from './payloads.mjs';
 import { httpRequest } from './lib/http.mjs';
-import { memoryOf, resetPeak, startServer } from './lib/servers.mjs';
+import { findPythonPeer } from './lib/python-peer.mjs';
+import { connectionsPerWorker, memoryOf, resetPeak, startServer } from './lib/servers.mjs';
 import { median, percentile, sig } from './lib/stats.mjs';
 import { renderTable, writeReport } from './report.mjs';
 
@@ -38,6 +42,9 @@ const { values: opts } = parseArgs({
     'no-kernel': { type: 'boolean', default: false },
     duration: { type: 'string' },
     server: { type: 'string' },
+    'no-python': { type: 'boolean', default: false },
+    'no-install': { type: 'boolean', default: false },
+    'python-shared-socket': { type: 'boolean', default: false },
   },
 });
 const quick = opts.quick;
@@ -83,9 +90,26 @@ const TARGETS = {
     env: {},
     describe: 'naive: Fastify route, JSON.parse on the event loop, cross-entropy inline with a plain loop (reference for large bodies)',
   },
+  python: {
+    // `command` (the python3 that has FastAPI, uvicorn and numpy) is filled in by main() once findPythonPeer() has run.
+    // serve.py: two uvicorn workers, each on its own SO_REUSEPORT socket, so that autocannon's connections are spread
+    // over both; --python-shared-socket: `uvicorn --workers 2`, where one worker usually takes them all.
+    args: opts['python-shared-socket']
+      ? ['-m', 'uvicorn', 'app:app', '--host', '127.0.0.1', '--port', '{port}', '--workers', '2', '--no-access-log', '--log-level', 'warning']
+      : ['serve.py', '--host', '127.0.0.1', '--port', '{port}', '--workers', '2'],
+    cwd: join(here, 'peers/python'),
+    env: { PYTHONDONTWRITEBYTECODE: '1' },
+    readyPath: '/healthz',
+    // Ready when both uvicorn workers answer (each /healthz carries its pid): a run must not start on one.
+    readyCheck: (() => {
+      const seen = new Set();
+      return (res) => seen.add(JSON.parse(res.body).pid).size >= 2;
+    })(),
+    describe: `python: lean FastAPI app, stdlib json + numpy float64, vectorised log-sum-exp, two uvicorn workers (${opts['python-shared-socket'] ? 'uvicorn --workers 2, one shared socket' : 'serve.py, a SO_REUSEPORT socket each'}) (the peer; ratios to it)`,
+  },
 };
 
-const ALL = ['xent', 'constant', 'naive'];
+const ALL = ['xent', 'constant', 'naive', 'python'];
 // `quick: true`: part of the quick run (the /loss twins and the duplicate sizes are left to the full run).
 const SCENARIOS = [
   { id: '32x10-cost', label: '32×10 /cost', size: 'small', path: '/cost', target: 'floor', quick: true },
@@ -99,7 +123,7 @@ const SCENARIOS = [
   { id: 'mixed-cost', label: 'mixed 32×10 + 8×50257 /cost', size: 'mixed', path: '/cost', quick: true },
   { id: 'oip-8x50257', label: '8×50257 OIP binary FP64', size: 'large', path: '/v2/models/cross_entropy/infer', oip: true, quick: true },
 ].map((s) => {
-  const targets = s.oip ? ['xent'] : !quick ? ALL : s.target === 'floor' ? ['xent', 'constant'] : s.target === 'naive' ? ['xent', 'naive'] : ['xent'];
+  const targets = s.oip ? ['xent'] : !quick ? ALL : s.target === 'floor' ? ['xent', 'constant', 'python'] : s.target === 'naive' ? ['xent', 'naive', 'python'] : ['xent'];
   return { ...s, targets, rounds: s.target ? PLAN.rounds : PLAN.otherRounds, duration: s.target ? PLAN.duration : PLAN.otherDuration };
 });
 
@@ -174,15 +198,40 @@ function checkResponse(target, part, status, text) {
   return null;
 }
 
+/**
+ * The Python peer answers every field xent does: checked once per request against xent's own answer (1e-12 relative
+ * for the figures, equal for the rest), so that the peer is measured doing the same work.
+ */
+function compareWithXent(text, xentText) {
+  const peer = JSON.parse(text);
+  const xent = JSON.parse(xentText);
+  const problems = [];
+  for (const [key, want] of Object.entries(xent)) {
+    const got = peer[key];
+    if (key === 'losses') {
+      const worst = Math.max(...want.map((w, i) => Math.abs(got?.[i] - w) / Math.max(Math.abs(w), Number.MIN_VALUE)));
+      if (!(got?.length === want.length && worst <= 1e-12)) problems.push(`losses differ from xent's (worst relative ${worst.toExponential(2)})`);
+    } else if (typeof want === 'number') {
+      const rel = want === got ? 0 : Math.abs(got - want) / Math.abs(want);
+      if (!(rel <= 1e-12)) problems.push(`${key} ${got} differs from xent's ${want}`);
+    } else if (got !== want) problems.push(`${key} ${JSON.stringify(got)} differs from xent's ${JSON.stringify(want)}`);
+  }
+  return problems.length === 0 ? null : problems.join('; ');
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Measuring
 
-/** CPU ticks (user + system) the process has used; from /proc/<pid>/stat. */
-function cpuTicks(pid) {
+/** CPU ticks (user + system) the processes have used; from /proc/<pid>/stat. */
+function cpuTicks(pids) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    let ticks = 0;
+    for (const pid of pids) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks;
   } catch {
     return null;
   }
@@ -195,9 +244,9 @@ function cpuTicks(pid) {
 async function waitIdle(server, capMs = 15_000) {
   const start = performance.now();
   for (;;) {
-    const before = cpuTicks(server.pid);
+    const before = cpuTicks(server.pids);
     await sleep(200);
-    const after = cpuTicks(server.pid);
+    const after = cpuTicks(server.pids);
     if (before === null || after === null || after - before <= 2 || performance.now() - start > capMs) return Math.round(performance.now() - start);
   }
 }
@@ -211,9 +260,26 @@ function startProbe(server, scenario) {
     workerData: { port: server.port, intervalMs: PROBE_INTERVAL_MS, probes },
   });
   return {
+    /** The local ports of the probe's sockets. */
+    ports() {
+      return new Promise((resolve) => {
+        const take = (m) => {
+          if (m?.ports === undefined) return;
+          worker.off('message', take);
+          resolve(m.ports);
+        };
+        worker.on('message', take);
+        worker.postMessage('ports');
+      });
+    },
     async stop() {
       const result = new Promise((resolve, reject) => {
-        worker.once('message', resolve);
+        const take = (m) => {
+          if (m?.ports !== undefined) return;
+          worker.off('message', take);
+          resolve(m);
+        };
+        worker.on('message', take);
         worker.once('error', reject);
       });
       worker.postMessage('stop');
@@ -224,12 +290,12 @@ function startProbe(server, scenario) {
   };
 }
 
-/** Samples the server's RSS every `everyMs`; stop() returns the samples as [seconds since start, MiB]. */
-function sampleRss(pid, everyMs) {
+/** Samples the server's RSS (summed over its processes) every `everyMs`; stop() returns [seconds since start, MiB]. */
+function sampleRss(pids, everyMs) {
   const t0 = performance.now();
   const samples = [];
   const take = () => {
-    const { rssMiB } = memoryOf(pid);
+    const { rssMiB } = memoryOf(pids);
     if (rssMiB !== null) samples.push([(performance.now() - t0) / 1000, rssMiB]);
   };
   take();
@@ -283,14 +349,22 @@ async function load(server, target, scenario, { duration, amount }) {
 /** One measured run of one target on one scenario, with the probe and the memory sampler around it. */
 async function measure(server, target, scenario, round) {
   const idleWaitMs = await waitIdle(server);
-  const peakReset = resetPeak(server.pid);
-  const rss = sampleRss(server.pid, 100);
+  const peakReset = resetPeak(server.pids);
+  const rss = sampleRss(server.pids, 100);
   const loadavg = os.loadavg()[0];
   const probe = startProbe(server, scenario);
+  // The Python peer's workers share one listening socket, and the one that wakes first accepts every connection
+  // waiting: how autocannon's connections (not the probe's) were split between them, read halfway through the round.
+  let split = null;
+  const splitTimer =
+    server.pids.length > 1
+      ? setTimeout(() => probe.ports().then((ports) => (split = connectionsPerWorker(server.port, server.pid, server.pids, new Set(ports)))), scenario.duration * 500)
+      : null;
   const { result, latencies, check } = await load(server, target, scenario, { duration: scenario.duration });
+  clearTimeout(splitTimer);
   const probed = await probe.stop();
   const rssSamples = rss.stop();
-  const { hwmMiB } = memoryOf(server.pid);
+  const { hwmMiB } = memoryOf(server.pids);
   const sampledPeak = Math.max(...rssSamples.map(([, m]) => m));
   const { numbersPerRequest } = requestsFor(scenario);
   const ok = result['2xx'];
@@ -315,6 +389,7 @@ async function measure(server, target, scenario, round) {
       ]),
     ),
     responseCheck: check,
+    ...(split ? { connectionsPerWorker: split } : {}),
     loadavg1: sig(loadavg, 3),
     idleWaitMs,
   };
@@ -324,6 +399,7 @@ async function measure(server, target, scenario, round) {
   console.log(
     `  ${scenario.label.padEnd(30)} ${target.padEnd(8)} r${round} ${fmt(reqPerSec).padStart(8)} req/s  p50 ${fmt(run.latencyMs.p50)} ms  p99 ${fmt(run.latencyMs.p99)} ms  ` +
       `/healthz p99 ${fmt(percentile(h.latencies, 0.99))} ms (${h.latencies.length})  RSS ${fmt(run.peakRssMiB)} MiB` +
+      (split ? `  connections per worker ${split.join('+')}` : '') +
       (result.non2xx + result.errors + result.timeouts + check.bad > 0
         ? `  !! non2xx ${result.non2xx} errors ${result.errors} timeouts ${result.timeouts} bad ${check.bad} ${check.firstBad ?? ''}`
         : ''),
@@ -360,6 +436,7 @@ function summarise(runs) {
     peakRssMiB: sig(Math.max(...runs.map((r) => r.peakRssMiB))),
     healthz: probeSummary('healthz'),
     smallUnderLoad: probeSummary('small'),
+    ...(runs.some((r) => r.connectionsPerWorker) ? { connectionsPerWorker: runs.map((r) => r.connectionsPerWorker ?? null) } : {}),
     failures: runs.reduce((a, r) => a + r.non2xx + r.errors + r.timeouts + r.responseCheck.bad, 0),
     firstFailure: runs.map((r) => r.responseCheck.firstBad).find((x) => x) ?? null,
   };
@@ -373,7 +450,7 @@ async function leakCheck(scenario) {
   console.log(`\n[${Math.round(performance.now() / 1000 - startedAt)} s] leak check: fresh xent, ${scenario.label} for ${total} s; RSS at ${early} s vs at ${total} s${quick ? ' (quick run: shortened from 10 s vs 60 s)' : ''}`);
   const server = await startServer({ name: 'xent', ...TARGETS.xent });
   try {
-    const rss = sampleRss(server.pid, 250);
+    const rss = sampleRss(server.pids, 250);
     const { result, check } = await load(server, 'xent', { ...scenario, duration: total }, { duration: total });
     const samples = rss.stop();
     const inWindow = (a, b) => samples.filter(([t]) => t >= a && t <= b).map(([, m]) => m);
@@ -488,7 +565,18 @@ function evaluateTargets(byId, leak) {
   }
   if (large[0]) {
     const h = large[0].healthz.p99Ms;
-    out.push({ id: 'large-healthz', what: '/healthz p99 while 8×50257 /cost saturates xent (ms)', measured: h, threshold: '≤ 10 ms', pass: h <= 10, detail: `${large[0].healthz.samples} probes${large[1] ? `; naive: ${fmt(large[1].healthz.p99Ms)} ms` : ''}` });
+    const others = ['naive', 'python'].filter((t) => get('8x50257-cost', t)).map((t) => `; ${t}: ${fmt(get('8x50257-cost', t).healthz.p99Ms)} ms`);
+    out.push({ id: 'large-healthz', what: '/healthz p99 while 8×50257 /cost saturates xent (ms)', measured: h, threshold: '≤ 10 ms', pass: h <= 10, detail: `${large[0].healthz.samples} probes${others.join('')}` });
+  }
+  // "Performance, round two": ratios to the lean Python peer.
+  for (const [id, scenario, label, min] of [
+    ['small-vs-python', '32x10-cost', '32×10', 2],
+    ['large-vs-python', '8x50257-cost', '8×50257', 2.5],
+  ]) {
+    const [x, py] = [get(scenario, 'xent'), get(scenario, 'python')];
+    if (!x || !py) continue;
+    const r = x.reqPerSec / py.reqPerSec;
+    out.push({ id, what: `${label} /cost req/s vs the Python peer`, measured: sig(r, 3), threshold: `≥ ${min}`, pass: r >= min, detail: `${fmt(x.reqPerSec)} vs ${fmt(py.reqPerSec)} req/s` });
   }
   if (leak) {
     out.push({
@@ -514,10 +602,41 @@ async function main() {
   const ctx = context();
   console.log(`xent HTTP benchmark${quick ? ' (quick)' : ''}: ${ctx.machine.cpus} × ${ctx.machine.cpuModel}, node ${process.version}, load average ${ctx.machine.loadavgAtStart.join(' ')}`);
 
+  // The Python peer: found (or installed from Debian's packages) before anything is timed; left out, with the
+  // reason in the results, when it cannot run.
+  let peer = null;
+  if (scenarios.some((s) => s.targets.includes('python'))) {
+    peer = opts['no-python'] ? { skipped: 'left out with --no-python' } : findPythonPeer({ install: !opts['no-install'] });
+    if (peer.skipped) {
+      console.log(`Python peer skipped: ${peer.skipped}`);
+      for (const s of scenarios) s.targets = s.targets.filter((t) => t !== 'python');
+    } else {
+      TARGETS.python.command = peer.python;
+      peer.command = `cd ${relative(root, TARGETS.python.cwd)} && ${[peer.python, ...TARGETS.python.args].join(' ')}`;
+      peer.sockets = opts['python-shared-socket'] ? 'one listening socket shared by the workers (uvicorn --workers 2)' : 'a SO_REUSEPORT listening socket per worker (serve.py)';
+      const v = peer.versions;
+      console.log(`Python peer: ${peer.python}, Python ${v.python}, FastAPI ${v.fastapi}, uvicorn ${v.uvicorn} (uvloop ${v.uvloop ?? 'missing'}, httptools ${v.httptools ?? 'missing'}), numpy ${v.numpy}`);
+    }
+  }
+  ctx.pythonPeer = peer;
+
   const needed = [...new Set(scenarios.flatMap((s) => s.targets))];
   const servers = {};
   try {
-    await Promise.all(needed.map(async (t) => (servers[t] = await startServer({ name: t, ...TARGETS[t] }))));
+    await Promise.all(
+      needed.map(async (t) => {
+        try {
+          servers[t] = await startServer({ name: t, ...TARGETS[t] });
+        } catch (err) {
+          if (t !== 'python') throw err;
+          // The peer is a comparison, not what is measured: without it the run goes on, and says so.
+          ctx.pythonPeer = { ...peer, skipped: `it did not start: ${err.message.slice(0, 2000)}` };
+          console.log(`Python peer skipped: ${ctx.pythonPeer.skipped}`);
+          for (const s of scenarios) s.targets = s.targets.filter((x) => x !== 'python');
+          needed.splice(needed.indexOf('python'), 1);
+        }
+      }),
+    );
     console.log(`servers: ${needed.map((t) => `${t} pid ${servers[t].pid} :${servers[t].port}`).join(', ')}`);
 
     // The probe's floor: /healthz on each idle server, to tell the machine's own jitter from blocking under load.
@@ -539,14 +658,21 @@ async function main() {
       const entry = { id: scenario.id, label: scenario.label, path: scenario.path, bytesPerRequest: Math.round(bytesPerRequest), numbersPerRequest, connections: SIZES[scenario.size].connections, durationS: scenario.duration, verification: {}, runs: {}, results: {} };
       byId[scenario.id] = entry;
 
+      const xentAnswers = [];
       for (const target of scenario.targets) {
         const server = servers[target];
-        // One request per part before anything is timed: the right status and the right cost.
+        // One request per part before anything is timed: the right status and the right cost (the Python peer:
+        // every field as xent answers it).
         const problems = [];
-        for (const part of requestsFor(scenario).parts) {
+        for (const [i, part] of requestsFor(scenario).parts.entries()) {
           const res = await httpRequest({ port: server.port, method: part.method, path: part.path, headers: part.headers, body: part.body });
           const problem = checkResponse(target, part, res.status, res.body);
           if (problem !== null) problems.push(problem);
+          else if (target === 'xent') xentAnswers[i] = res.body;
+          else if (target === 'python' && xentAnswers[i] !== undefined) {
+            const differs = compareWithXent(res.body, xentAnswers[i]);
+            if (differs !== null) problems.push(differs);
+          }
         }
         entry.verification[target] = problems.length === 0 ? 'ok' : problems.join('; ');
         if (problems.length > 0) console.log(`  !! ${target} answered wrongly: ${problems.join('; ')}`);
@@ -560,6 +686,9 @@ async function main() {
         }
       }
       for (const target of scenario.targets) entry.results[target] = summarise(entry.runs[target]);
+      const x = entry.results.xent;
+      const ratios = scenario.targets.filter((t) => t !== 'xent' && x).map((t) => `${(x.reqPerSec / entry.results[t].reqPerSec).toFixed(2)}× ${t}`);
+      if (ratios.length > 0) console.log(`  xent's req/s: ${ratios.join(', ')}`);
     }
 
     for (const t of needed) if (!servers[t].alive()) throw new Error(`${t} died during the run:\n${servers[t].output()}`);

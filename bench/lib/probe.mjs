@@ -4,6 +4,7 @@
 //
 // workerData: { port, intervalMs, probes: [{ name, method, path, headers, body }] }. Post 'stop' to end it; it
 // answers with { [name]: { latencies: number[], failures: number, firstFailure } } once in-flight probes settle.
+// Post 'ports' and it answers { ports: [...] }, the local ports of its open sockets (to tell them from the load's).
 
 import { Agent } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -39,6 +40,11 @@ function fire() {
 
 const timer = setInterval(fire, intervalMs);
 parentPort.on('message', async (message) => {
+  if (message === 'ports') {
+    const sockets = [...Object.values(agent.sockets), ...Object.values(agent.freeSockets)].flat();
+    parentPort.postMessage({ ports: sockets.map((s) => s.localPort).filter((p) => p !== undefined) });
+    return;
+  }
   if (message !== 'stop') return;
   clearInterval(timer);
   await Promise.race([Promise.allSettled([...inFlight]), new Promise((resolve) => setTimeout(resolve, 10_000))]);

@@ -127,7 +127,7 @@ function throughputPanels(results, y0) {
     });
     const x0 = s.results.xent;
     if (x0) {
-      const ratios = ['constant', 'naive', 'python'].filter((t) => s.results[t]).map((t) => `${formatNumber(x0.reqPerSec / s.results[t].reqPerSec)}× ${t}`);
+      const ratios = ['constant', 'naive', 'python'].filter((t) => s.results[t]?.reqPerSec > 0).map((t) => `${formatNumber(x0.reqPerSec / s.results[t].reqPerSec)}× ${t}`);
       out.push(text(x + 10, y + panelH - 24, `xent p99 ${formatNumber(x0.p99Ms)} ms`, { size: 11, fill: '#444' }));
       if (ratios.length > 0) out.push(text(x + 10, y + panelH - 10, `xent's req/s = ${ratios.join(', ')}`, { size: 11, fill: '#444' }));
     }

@@ -58,7 +58,7 @@ export function renderTable(results) {
       if (!r) continue;
       const checks = s.verification[t] !== 'ok' ? `wrong: ${s.verification[t]}` : r.failures > 0 ? `${r.failures} failed: ${r.firstFailure ?? 'non-2xx/errors'}` : 'ok';
       const under = r.smallUnderLoad ? ` (32×10 /cost probe p99 ${f(r.smallUnderLoad.p99Ms)})` : '';
-      const ratio = t !== 'xent' && s.results.xent ? `${f(s.results.xent.reqPerSec / r.reqPerSec)}×` : '';
+      const ratio = t !== 'xent' && s.results.xent && r.reqPerSec > 0 ? `${f(s.results.xent.reqPerSec / r.reqPerSec)}×` : '';
       lines.push(
         `| ${s.label} | ${formatBytes(s.bytesPerRequest)} | ${s.connections} | ${t === 'xent' ? '**xent**' : t} | ${f(r.reqPerSec)} | ${ratio} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ` +
           `${(r.numbersPerSec / 1e6).toFixed(r.numbersPerSec >= 1e7 ? 0 : 2)} M | ${f(r.peakRssMiB)} | ${f(r.healthz?.p99Ms)}${under} | ${checks} |`,

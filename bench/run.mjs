@@ -687,7 +687,7 @@ async function main() {
       }
       for (const target of scenario.targets) entry.results[target] = summarise(entry.runs[target]);
       const x = entry.results.xent;
-      const ratios = scenario.targets.filter((t) => t !== 'xent' && x).map((t) => `${(x.reqPerSec / entry.results[t].reqPerSec).toFixed(2)}× ${t}`);
+      const ratios = scenario.targets.filter((t) => t !== 'xent' && x && entry.results[t].reqPerSec > 0).map((t) => `${(x.reqPerSec / entry.results[t].reqPerSec).toFixed(2)}× ${t}`);
       if (ratios.length > 0) console.log(`  xent's req/s: ${ratios.join(', ')}`);
     }
 

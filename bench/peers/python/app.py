@@ -3,13 +3,16 @@
 FastAPI routes that read the raw body, parse it with the standard library's json, turn it into float64 numpy arrays
 in one call and compute the cross-entropy vectorised, numerically stable (max-shift, then log-sum-exp); no pydantic
 model for the tensors (validating 400 000 floats one by one is what nobody does twice), no Python loop over
-elements. Run by uvicorn with two worker processes, one a core, which is how such a service is deployed:
+elements. Run in two uvicorn worker processes, one a core (serve.py says why each has its own socket):
 
-    cd bench/peers/python && python3 -m uvicorn app:app --host 127.0.0.1 --port 3003 --workers 2 --no-access-log
+    cd bench/peers/python && python3 serve.py --host 127.0.0.1 --port 3003 --workers 2
+    cd bench/peers/python && python3 -m uvicorn app:app --port 3003 --workers 2 --no-access-log   # the same app
 
 Accepts xent's labels form: {"logits": [N][C], "labels": [N]} with an optional "ignore_index" (default -100, as
 PyTorch and xent) and "unit" ("nats" or "bits"); answers the same fields as xent. Anything else (other fields,
-non-finite or non-numeric logits, ragged rows, labels out of range) is a 400 with a one-line reason.
+non-finite or non-numeric logits, ragged rows, labels out of range) is a 400 with a one-line reason. The loss is the
+textbook log(sum(exp(x - m))) + m - x[y]: equal to xent's to ~1e-16 on ordinary logits; xent keeps more precision
+with a common offset of 1e15 or losses under 1e-17, which this form rounds away.
 """
 
 import json

@@ -353,8 +353,8 @@ async function measure(server, target, scenario, round) {
   const rss = sampleRss(server.pids, 100);
   const loadavg = os.loadavg()[0];
   const probe = startProbe(server, scenario);
-  // The Python peer's workers share one listening socket, and the one that wakes first accepts every connection
-  // waiting: how autocannon's connections (not the probe's) were split between them, read halfway through the round.
+  // A server with worker processes (the Python peer): how autocannon's connections (not the probe's) were split
+  // between them, read halfway through the round; with one shared listening socket, one worker may take them all.
   let split = null;
   const splitTimer =
     server.pids.length > 1

@@ -77,3 +77,30 @@ export type Evaluation =
   | { status: 'invalid'; problems: InputProblem[] }
   /** `row` is the first sample whose loss is not finite, or -1 when only the sum of the losses overflows. */
   | { status: 'not-finite'; row: number };
+
+/**
+ * A batch given as the log-probability the model assigned to each true token (any shape, flattened row-major): the
+ * loss of element i is −values[i], counted unless mask[i] is 0.
+ */
+export interface TargetLogProbTask {
+  values: Float64Array;
+  /** Same length as `values`, each 0 (not counted) or 1; null counts everything. */
+  mask: Float64Array | null;
+}
+
+/**
+ * What can be wrong with a TargetLogProbTask. Kept apart from InputProblemKind (a union the HTTP layer maps
+ * exhaustively) until the codec adopts them.
+ */
+export type TargetLogProbProblemKind =
+  | 'NOT_FINITE' // NaN or +Infinity (−Infinity is an infinite loss, reported as a not-finite result)
+  | 'LOG_PROBABILITY_POSITIVE' // a log-probability above 0
+  | 'MASK_NOT_BINARY'; // a mask value other than 0 or 1
+
+export interface TargetLogProbProblem {
+  kind: TargetLogProbProblemKind;
+  field: 'targetLogProbs' | 'mask';
+  /** Flat (row-major) index of the element. */
+  index: number;
+  value: number;
+}

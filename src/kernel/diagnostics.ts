@@ -691,9 +691,12 @@ function totalOf(s: number, e: number): number {
   return Number.isFinite(s) ? s + e : s;
 }
 
-/** numpy.clip: minimum(maximum(p, low), high), as the loss clips. */
+/**
+ * numpy.clip: minimum(maximum(p, low), high), as the loss clips (the same values for the validated p ≥ 0 the kernel
+ * sees); Math.min and Math.max compile to branch-free instructions, which keeps the rank's comparison branch-free too.
+ */
 function clip(p: number, low: number, high: number): number {
-  return p < low ? low : p > high ? high : p;
+  return Math.min(Math.max(p, low), high);
 }
 
 /** Adds x to the Neumaier sum (s, e) held at sums[2i], sums[2i + 1] (any sign). */

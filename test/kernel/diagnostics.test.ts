@@ -176,6 +176,14 @@ describe('diagnostics - masked classes, extreme logits, ignored samples', () => 
     expect(rowsOf(d, 'rank')).toEqual([1, 2]);
   });
 
+  it('logits of ±1.5e308 - m − z overflows: KL is infinite where the loss is, the other figures are exact', () => {
+    const d = diagnosed({ kind: 'logits', input: [[1.5e308, -1.5e308]], labels: [1] });
+    expect(crossEntropyRows(taskOf({ kind: 'logits', input: [[1.5e308, -1.5e308]], labels: [1] })).losses[0]).toBe(Infinity);
+    expect(d.rows.kl![0]).toBe(Infinity);
+    expect(d.nonFinite).toEqual({ figure: 'kl', row: 0 });
+    expect([d.rows.probability![0], d.rows.entropy![0], d.rows.brier![0], d.rows.rank![0]]).toEqual([0, 0, 2, 2]);
+  });
+
   it('a common offset of 1e15 - the figures of the small differences, to the reference', () => {
     expectReference({ kind: 'logits', input: [[1e15, 1e15 + 0.125, 1e15 - 0.25], [1e15 + 0.5, 1e15, 1e15 + 0.375]], labels: [0, 2] });
   });

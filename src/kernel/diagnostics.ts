@@ -1,7 +1,6 @@
 import { exp, sumExpShifted } from './exp.js';
 import { addPairs, pairOf, quotient, type Pair } from './pair.js';
-import { MIN_NORMAL } from './product.js';
-import { twoSum } from './summary.js';
+import { MIN_NORMAL, twoSum } from './float64.js';
 import type { ScoreTask, Unit } from './types.js';
 
 export type { Pair } from './pair.js';

@@ -1,4 +1,4 @@
-import { twoProductError, twoSum } from './summary.js';
+import { twoProductError, twoSum } from './float64.js';
 
 /**
  * A sum held as an unevaluated pair: the value is high + low, with high = fl(high + low). The kernel's compensated

@@ -4,10 +4,10 @@
 // shared machine hits all alike, and each is represented by its fastest round, the least disturbed by other processes
 // (the median moves by ±30 % on a busy 2-core machine). Not part of the test suite (it is a .mjs script, and it asserts nothing).
 //
-// Usage: npm run build && node test/kernel/diagnostics.bench.mjs [--quick]
+// Usage: npm run build && node bench/diagnostics.mjs [--quick]
 import { performance } from 'node:perf_hooks';
-import { crossEntropyRows } from '../../dist/kernel/crossEntropy.js';
-import { diagnose } from '../../dist/kernel/diagnostics.js';
+import { crossEntropyRows } from '../dist/kernel/crossEntropy.js';
+import { diagnose } from '../dist/kernel/diagnostics.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 3 : 9;

@@ -14,6 +14,7 @@ import { evaluate } from '../../src/kernel/evaluate.js';
 import { referenceDiagnostics } from '../reference/diagnostics.mjs';
 import { D, agrees, exact, relativeError, type ReferenceRequest } from '../reference/highPrecision.mjs';
 import { taskOf } from './taskOf.js';
+import { mulberry32 as prng } from '../random.mjs';
 
 /** Smooth figures against the 50-digit reference (the bound). */
 const TOLERANCE = 1e-12;
@@ -428,17 +429,6 @@ describe('diagnostics - exactness against the 50-digit reference', () => {
 
 // ---------------------------------------------------------------------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG, so every run tests the same batches. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normalised(xs: number[]): number[] {
   const total = xs.reduce((a, b) => a + b, 0);

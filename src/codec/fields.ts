@@ -29,6 +29,21 @@ export const scoreOptionsSchema = z.strictObject({
       description: 'Probabilities only: clip each p to [epsilon, 1 - epsilon] before the log (float64, as numpy.clip). Default 0.',
     }),
   unit: z.enum(['nats', 'bits']).optional().meta({ description: 'Unit of every loss figure. Default nats.' }),
+  class_dim: z
+    .number()
+    .int()
+    .optional()
+    .meta({
+      description:
+        "The input's class dimension: -1 (the default) is the last, as in [N][C] or [N][T][C]; 1 is PyTorch's layout [N][C], [N][C][T], [N][C][H][W]. Negative values count from the end. Labels and sample_weights take the input's shape without it; losses follow.",
+    }),
+  renormalize: z
+    .boolean()
+    .optional()
+    .meta({
+      description:
+        'Probabilities only: divide each row by its sum first (then epsilon clips), as Keras and scikit-learn do, for low-precision softmax outputs (float16 rows miss 1 by 2-5e-4). Default false: rows must sum to 1 within 1e-4.',
+    }),
 });
 
 export type OptionName = keyof typeof scoreOptionsSchema.shape;
@@ -52,6 +67,9 @@ export const scoreRequestSchema = z.strictObject({
     .array(z.number())
     .optional()
     .meta({ description: 'A weight per class (length C), finite and >= 0, as PyTorch `weight`.' }),
+  sample_weights: tensorField(
+    "A weight per sample, the labels' shape, finite and >= 0, as scikit-learn's and Keras's sample_weight: each loss is multiplied by it, and total_weight sums it (times the label's class weight).",
+  ).optional(),
   ...scoreOptionsSchema.shape,
 });
 
@@ -59,3 +77,24 @@ export type ScoreRequest = z.infer<typeof scoreRequestSchema>;
 
 /** Every member a JSON scoring request may have. */
 export const SCORE_FIELDS: ReadonlySet<string> = new Set(Object.keys(scoreRequestSchema.shape));
+
+/**
+ * Names that other libraries give to what xent has (or does instead), for the answer to an unknown field: a user of
+ * PyTorch, Keras or scikit-learn reaching for the word they know is told the one xent uses.
+ */
+export const FOREIGN_NAMES: Readonly<Record<string, string>> = {
+  weight: 'class weights are class_weights (PyTorch\'s weight)',
+  weights: 'class weights are class_weights, per-sample weights sample_weights',
+  class_weight: 'class weights are class_weights',
+  sample_weight: 'per-sample weights are sample_weights (scikit-learn\'s and Keras\'s sample_weight)',
+  axis: 'the class dimension is class_dim (default -1, the last; 1 for PyTorch\'s [N, C, ...])',
+  dim: 'the class dimension is class_dim (default -1, the last; 1 for PyTorch\'s [N, C, ...])',
+  y_true: 'the truth is labels (class indices) or targets (distributions)',
+  y_pred: 'the model output is logits or probabilities',
+  input: 'the model output is logits or probabilities',
+  target: 'the truth is labels (class indices) or targets (distributions)',
+  from_logits: 'xent reads what the output is from its field: send logits, or probabilities',
+  reduction:
+    "xent reduces both ways at once: POST /loss gives the per-sample losses (reduction='none') with the sum (reduction='sum'), and cost is the mean (reduction='mean')",
+  normalize: 'to divide probability rows by their sums, send renormalize: true',
+};

@@ -1,7 +1,7 @@
 import type { Evaluation, InputProblem, InputProblemKind, ScoreSummary, Unit } from '../kernel/types.js';
 import { ProblemError, type ErrorCode, type Issue } from './problems.js';
 import { pointerTo, unflatten } from './pointer.js';
-import type { Layout } from './task.js';
+import { inputIndices, sampleIndices, type Layout } from './task.js';
 
 /** The batch figures of an answer (POST /cost; the inference protocol's scalar outputs), in the API's names. */
 export interface CostFigures {
@@ -46,10 +46,10 @@ export function assertScored(evaluation: Evaluation, layout: Layout): asserts ev
     if (evaluation.row < 0) {
       throw ProblemError.of('XENT_NON_FINITE_RESULT', '', 'the sum of the losses exceeds the float64 range');
     }
-    const at = unflatten(evaluation.row, layout.shape.slice(0, -1));
+    const at = unflatten(evaluation.row, layout.rowShape);
     throw ProblemError.of(
       'XENT_NON_FINITE_RESULT',
-      pointerTo(layout.inputField, at),
+      pointerTo(layout.inputField, sampleIndices(evaluation.row, layout)),
       `the loss of sample [${at.join(', ')}] is not finite` +
         (layout.inputField === 'probabilities'
           ? ' (a probability of 0 where the label, target or smoothing puts weight; set epsilon to clip)'
@@ -73,7 +73,7 @@ export function costFigures(s: ScoreSummary): CostFigures {
 
 /** The answer of POST /loss: the per-sample losses nested in the labels' shape, then the batch figures. */
 export function lossFigures(s: ScoreSummary, layout: Layout): LossFigures {
-  return { losses: nest(s.losses, layout.shape.slice(0, -1)), ...costFigures(s) };
+  return { losses: nest(s.losses, layout.rowShape), ...costFigures(s) };
 }
 
 /** `values` (row-major) as nested arrays of the given shape. */
@@ -91,25 +91,27 @@ export function nest(values: Float64Array, shape: readonly number[]): NestedNumb
 }
 
 function issueOf(p: InputProblem, layout: Layout): Issue {
-  const { shape, inputField, truthField } = layout;
+  const { shape, classAxis, rowShape, inputField, truthField } = layout;
   const code = PROBLEM_CODES[p.kind];
+  const classes = shape[classAxis]!;
   switch (p.field) {
     case 'input': {
-      const at = unflatten(p.index, shape);
       const rowLevel = p.kind === 'ROW_ALL_MASKED' || p.kind === 'PROBABILITIES_NOT_NORMALIZED';
-      const pointer = pointerTo(inputField, rowLevel ? at.slice(0, -1) : at);
-      return { code, pointer, detail: describeProblem(p) };
+      const at = rowLevel ? sampleIndices(p.index / classes, layout) : inputIndices(p.index, layout);
+      return { code, pointer: pointerTo(inputField, at), detail: describeProblem(p, classes) };
     }
     case 'labels':
-      return { code, pointer: pointerTo('labels', unflatten(p.index, shape.slice(0, -1))), detail: describeProblem(p, shape) };
+      return { code, pointer: pointerTo('labels', unflatten(p.index, rowShape)), detail: describeProblem(p, classes) };
     case 'targets':
-      return { code, pointer: pointerTo(truthField, unflatten(p.index, shape)), detail: describeProblem(p) };
+      return { code, pointer: pointerTo(truthField, inputIndices(p.index, layout)), detail: describeProblem(p, classes) };
     case 'classWeights':
-      return { code, pointer: pointerTo('class_weights', [p.index]), detail: describeProblem(p) };
+      return { code, pointer: pointerTo('class_weights', [p.index]), detail: describeProblem(p, classes, 'class weight') };
+    case 'sampleWeights':
+      return { code, pointer: pointerTo('sample_weights', unflatten(p.index, rowShape)), detail: describeProblem(p, classes, 'sample weight') };
   }
 }
 
-function describeProblem(p: InputProblem, shape?: readonly number[]): string {
+function describeProblem(p: InputProblem, classes: number, weight = 'weight'): string {
   switch (p.kind) {
     case 'NOT_FINITE':
       return `${p.value} is not allowed here: expected a finite number`;
@@ -118,15 +120,19 @@ function describeProblem(p: InputProblem, shape?: readonly number[]): string {
     case 'PROBABILITY_OUT_OF_RANGE':
       return `probability ${p.value} is outside [0, 1]`;
     case 'PROBABILITIES_NOT_NORMALIZED':
-      return `the probabilities sum to ${p.value}, not 1 within 1e-4`;
+      return p.value === 0
+        ? 'the probabilities sum to 0: there is no distribution to score'
+        : `the probabilities sum to ${p.value}, off by ${Math.abs(p.value - 1).toPrecision(2)} where 1e-4 is allowed: ` +
+            'send renormalize: true to divide each row by its sum (low-precision softmax outputs miss 1 by a few 1e-4), ' +
+            'epsilon to clip zeros, or the logits themselves';
     case 'NEGATIVE_TARGET':
       return `target ${p.value} is negative`;
     case 'NEGATIVE_WEIGHT':
-      return `class weight ${p.value} is negative`;
+      return `${weight} ${p.value} is negative`;
     case 'LABEL_NOT_INTEGER':
       return `label ${p.value} is not an integer`;
     case 'LABEL_OUT_OF_RANGE':
-      return `label ${p.value} is outside [0, ${shape![shape!.length - 1]}) and is not ignore_index`;
+      return `label ${p.value} is outside [0, ${classes}) and is not ignore_index`;
     case 'LABEL_ON_MASKED_CLASS':
       return `label ${p.value} is a masked class (its logit is -Infinity)`;
   }

@@ -79,7 +79,7 @@ export function inferShape(value: unknown, field: string, issues: Issue[]): numb
     issues.push({
       code: 'XENT_INVALID_SHAPE',
       pointer: pointerTo(field),
-      detail: `expected nested arrays of at least 2 dimensions [N][C] with the class dimension last, got ${shape.length === 0 ? describe(value) : 'a flat array'}`,
+      detail: `expected nested arrays of at least 2 dimensions [N][C], got ${shape.length === 0 ? describe(value) : typeof v === 'object' && v !== null ? `an array of ${describe(v)}` : 'a flat array'}`,
     });
     return null;
   }

@@ -28,8 +28,20 @@ export function describe(v: unknown): string {
     case 'boolean':
       return `a ${typeof v} (${v})`;
     case 'object':
-      return 'an object';
+      return looksLikeTypedArray(v as object)
+        ? 'an object with numeric keys ("0", "1", …), which is what JSON.stringify makes of a typed array: send Array.from(values)'
+        : 'an object';
     default:
       return typeof v;
   }
+}
+
+/** Whether an object's first keys are "0", "1", … : JSON.stringify(new Float32Array(...)) writes such an object. */
+function looksLikeTypedArray(o: object): boolean {
+  let i = 0;
+  for (const key in o) {
+    if (key !== String(i)) return false;
+    if (++i === 3) break;
+  }
+  return i > 0;
 }

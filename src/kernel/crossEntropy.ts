@@ -1,6 +1,6 @@
 import { sumExpShifted } from './exp.js';
-import { MIN_NORMAL, NonNegativeSum } from './float64.js';
-import { productOf } from './product.js';
+import { MIN_NORMAL, NonNegativeSum, twoSum } from './float64.js';
+import { productOf, weighted } from './product.js';
 import type { RowLosses, ScoreTask } from './types.js';
 
 /**
@@ -15,14 +15,17 @@ import type { RowLosses, ScoreTask } from './types.js';
  * `log(sum(exp(z − m))) − (z_k − m)` rounds to 0. Every loss is then a sum of non-negative terms, so its relative
  * error is bounded by a few ulps; the sums over classes and over the batch use Neumaier's compensated summation
  * (Neumaier 1974, as in stdlib-js gsumkbn) so the bound does not grow with C or N.
- * For probabilities nl_c = −ln(clip(p_c, ε, 1 − ε)), clipped in float64 as numpy.clip does.
+ * For probabilities nl_c = −ln(clip(p_c, ε, 1 − ε)), clipped in float64 as numpy.clip does; with `renormalize`, of
+ * p_c / Σ_c p_c (Keras's order: divide, then clip). A sample weight s_i multiplies the sample's loss and its share of
+ * the total weight (scikit-learn's and Keras's sample_weight).
  *
  * A term whose coefficient is 0 (a zero target, weight or smoothing share) contributes 0 even where nl_c is
  * infinite: PyTorch would give NaN there, which is never a useful answer.
  */
 export function crossEntropyRows(task: ScoreTask): RowLosses {
-  const { rows, classes, input, labels, targets, classWeights, ignoreIndex } = task;
+  const { rows, classes, input, labels, targets, classWeights, sampleWeights, ignoreIndex } = task;
   const isLogits = task.kind === 'logits';
+  const renormalize = !isLogits && task.renormalize;
   const labelSmoothing = task.labelSmoothing;
   const keep = 1 - labelSmoothing; // share of the given label or target
   const perClass = 1 / classes;
@@ -38,6 +41,7 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
   const rowSum = new NonNegativeSum();
   const tinySum = new NonNegativeSum();
   const totalWeight = new NonNegativeSum();
+  const rowTotal = new NonNegativeSum();
   let weightSum = classes;
   if (classWeights !== null) {
     for (let c = 0; c < classes; c++) rowSum.add(classWeights[c]!);
@@ -64,6 +68,15 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
 
     // log1p(Σ_{c≠k} exp(z_c − m)): the arg-max term, exactly 1, is left out of the sum and added by log1p.
     const lse1p = isLogits ? Math.log1p(sumExpShifted(input, base, classes, m, k)) : 0;
+    // The row's sum S as an unevaluated pair, by which renormalised probabilities are divided (1 otherwise).
+    let sHigh = 1;
+    let sLow = 0;
+    if (renormalize) {
+      rowTotal.reset();
+      for (let c = 0; c < classes; c++) rowTotal.add(input[base + c]!);
+      [sHigh, sLow] = twoSum(rowTotal.high, rowTotal.low);
+    }
+    const s = sampleWeights === null ? 1 : sampleWeights[r]!;
 
     let loss = 0;
     if (labels !== null) {
@@ -72,10 +85,10 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
       count++;
       if (y === k) correct++;
       const wy = classWeights === null ? 1 : classWeights[y]!;
-      totalWeight.add(wy);
+      totalWeight.add(s === 1 ? wy : weighted(wy, s));
       const given = keep * wy;
       if (keep !== 0 && wy !== 0) {
-        const nl = isLogits ? m - input[base + y]! + lse1p : -Math.log(clip(input[base + y]!, low, high));
+        const nl = isLogits ? m - input[base + y]! + lse1p : negLogProbability(input[base + y]!, low, high, sHigh, sLow);
         loss = given >= MIN_NORMAL ? given * nl : productOf(keep, wy, nl);
       }
       if (smoothing) {
@@ -84,7 +97,7 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
         for (let c = 0; c < classes; c++) {
           const wc = classWeights === null ? 1 : classWeights[c]!;
           if (wc === 0) continue;
-          rowSum.add(isLogits ? wc * (m - input[base + c]!) : wc * -Math.log(clip(input[base + c]!, low, high)));
+          rowSum.add(isLogits ? wc * (m - input[base + c]!) : wc * negLogProbability(input[base + c]!, low, high, sHigh, sLow));
         }
         const spreadTerm = isLogits ? rowSum.value + lse1p * weightSum : rowSum.value;
         // ε/C below the normal range would carry fewer digits than the rest: then ε·(1/C)·Σ, scaled. A Σ that
@@ -93,12 +106,12 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
           ? spread >= MIN_NORMAL
             ? spread * spreadTerm
             : productOf(labelSmoothing, perClass, spreadTerm)
-          : scaledSmoothingTerm(task, base, m, lse1p);
+          : scaledSmoothingTerm(task, base, m, lse1p, sHigh, sLow);
       }
     } else {
       const t0 = targets!;
       count++;
-      totalWeight.add(1);
+      totalWeight.add(s);
       rowSum.reset();
       tinySum.reset(); // Σ_c w_c·nl_c when ε/C is below the normal range, scaled by ε/C once per row
       let best = t0[base]!;
@@ -113,7 +126,7 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
         // Exact zeros, not underflow: a term whose coefficient is 0 contributes 0 even where nl_c is infinite.
         const hasShare = (keep !== 0 && tc !== 0) || (smoothing && !tinySpread);
         if (wc === 0 || (!hasShare && !tinySpread)) continue;
-        const nl = isLogits ? m - input[base + c]! + lse1p : -Math.log(clip(input[base + c]!, low, high));
+        const nl = isLogits ? m - input[base + c]! + lse1p : negLogProbability(input[base + c]!, low, high, sHigh, sLow);
         if (hasShare) {
           const share = tinySpread ? keep * tc : keep * tc + spread;
           const coefficient = wc * share;
@@ -132,6 +145,7 @@ export function crossEntropyRows(task: ScoreTask): RowLosses {
       if (bestClass === k) correct++;
     }
 
+    if (s !== 1) loss = weighted(loss, s);
     losses[r] = loss;
     if (!Number.isFinite(loss)) {
       if (nonFiniteRow < 0) nonFiniteRow = r;
@@ -158,17 +172,32 @@ function clip(p: number, low: number, high: number): number {
 }
 
 /**
+ * −ln(clip(p / S)) for a probability p of a row whose sum is S = sHigh + sLow (1 when the row is used as given, and
+ * then exactly −ln(clip(p))). Renormalised, the clip applies to p/S, and a quotient near 1 (a confident, right
+ * prediction: the loss is tiny) is taken as −log1p((p − S)/S), where p − sHigh is exact (Sterbenz: p ≥ S/2), so the
+ * loss keeps its relative precision instead of rounding to 0.
+ */
+function negLogProbability(p: number, low: number, high: number, sHigh: number, sLow: number): number {
+  if (sHigh === 1 && sLow === 0) return -Math.log(clip(p, low, high));
+  const q = p / sHigh;
+  if (q < low) return -Math.log(low);
+  if (q > high) return -Math.log(high);
+  return q >= 0.5 ? -Math.log1p((p - sHigh - sLow) / sHigh) : -Math.log(q);
+}
+
+
+/**
  * (ε/C)·Σ_c w_c·nl_c for one row of a labelled sample, each term scaled before it is added: for the rare row whose
  * plain Σ overflows although the smoothing term does not (class weights near the float64 limit).
  */
-function scaledSmoothingTerm(task: ScoreTask, base: number, m: number, lse1p: number): number {
+function scaledSmoothingTerm(task: ScoreTask, base: number, m: number, lse1p: number, sHigh: number, sLow: number): number {
   const { classes, input, classWeights } = task;
   const share = 1 / classes;
   const sum = new NonNegativeSum();
   for (let c = 0; c < classes; c++) {
     const wc = classWeights === null ? 1 : classWeights[c]!;
     if (wc === 0) continue;
-    const nl = task.kind === 'logits' ? m - input[base + c]! + lse1p : -Math.log(clip(input[base + c]!, task.epsilon, 1 - task.epsilon));
+    const nl = task.kind === 'logits' ? m - input[base + c]! + lse1p : negLogProbability(input[base + c]!, task.epsilon, 1 - task.epsilon, sHigh, sLow);
     sum.add(productOf(task.labelSmoothing, share, wc, nl));
   }
   return sum.value;

@@ -30,6 +30,16 @@ function mantissaOf(x: number, e: number): number {
   return e >= -1022 ? x * pow2(-e) : x * TWO_64 * pow2(-e - 64);
 }
 
+/**
+ * x·s for a loss or weight x and a sample weight s, both ≥ 0: 0 when either is 0 (even for an infinite loss), and a
+ * product below the normal range recomputed from the factors rather than flushed toward 0.
+ */
+export function weighted(x: number, s: number): number {
+  if (x === 0 || s === 0) return 0;
+  const product = x * s;
+  return product >= MIN_NORMAL ? product : productOf(x, s, 1);
+}
+
 const TWO_64 = 18446744073709551616;
 
 const bits = new DataView(new ArrayBuffer(8));

@@ -1,4 +1,5 @@
 import { addPairs, expOfQuotient, pairOf, quotient, quotientParts, type Pair } from './pair.js';
+import { weighted } from './product.js';
 import { summarize } from './summary.js';
 import type { ScoreTask, Unit } from './types.js';
 
@@ -62,12 +63,18 @@ export interface ScoredSequences {
 
 /** Each row's weight in the cost's denominator, NaN for a row that is not counted: the label's class weight (1 without class weights) or NaN for ignore_index; 1 for soft targets. */
 export function rowWeights(task: ScoreTask): Float64Array {
-  const { rows, labels, classWeights, ignoreIndex } = task;
+  const { rows, labels, classWeights, sampleWeights, ignoreIndex } = task;
   const weights = new Float64Array(rows).fill(1);
-  if (labels === null) return weights;
   for (let r = 0; r < rows; r++) {
+    const s = sampleWeights === null ? 1 : sampleWeights[r]!;
+    if (labels === null) {
+      weights[r] = s;
+      continue;
+    }
     const y = labels[r]!;
-    weights[r] = y === ignoreIndex ? NaN : classWeights === null ? 1 : classWeights[y]!;
+    const w = classWeights === null ? 1 : classWeights[y]!;
+    // As the loss pass weighs the total: w_y·s_i, exactly the same product.
+    weights[r] = y === ignoreIndex ? NaN : s === 1 ? w : weighted(w, s);
   }
   return weights;
 }

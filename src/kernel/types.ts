@@ -16,6 +16,10 @@ export interface ScoreTask {
   labels: Float64Array | null;
   targets: Float64Array | null;
   classWeights: Float64Array | null;
+  /** A weight per row (sample), finite and ≥ 0, multiplying its loss and its share of the total weight; or null. */
+  sampleWeights: Float64Array | null;
+  /** Probabilities only: divide each row by its sum first (renormalised rows need not sum to 1 within 1e-4). */
+  renormalize: boolean;
   ignoreIndex: number;
   labelSmoothing: number;
   epsilon: number;
@@ -23,7 +27,7 @@ export interface ScoreTask {
 }
 
 /** Which field of the task a problem is in; `index` is the flat (row-major) index into that field. */
-export type TaskField = 'input' | 'labels' | 'targets' | 'classWeights';
+export type TaskField = 'input' | 'labels' | 'targets' | 'classWeights' | 'sampleWeights';
 
 export type InputProblemKind =
   | 'NOT_FINITE' // NaN or +Infinity (or -Infinity where it cannot mean a masked class)

@@ -4,8 +4,8 @@ import type { InputProblem, ScoreTask } from './types.js';
 export const PROBABILITY_SUM_TOLERANCE = 1e-4;
 
 /**
- * Checks the domain of every value in a task: finite numbers, probabilities in [0, 1] with rows summing to 1,
- * non-negative targets and weights, labels that are classes (or the ignore index). Returns at most `limit` problems,
+ * Checks the domain of every value in a task: finite numbers, probabilities in [0, 1] with rows summing to 1 (or to
+ * anything above 0 when they are to be renormalised), non-negative targets and class and sample weights, labels that are classes (or the ignore index). Returns at most `limit` problems,
  * in the order the fields are listed in the request, so the caller can report them all without a second pass.
  *
  * -Infinity is a legal logit (a masked class, only reachable through binary tensors): it gets probability 0, so a
@@ -48,13 +48,14 @@ export function findInputProblems(task: ScoreTask, limit = 10): InputProblem[] {
         }
         sum += v;
       }
-      if (rowOk && !(Math.abs(sum - 1) <= PROBABILITY_SUM_TOLERANCE)) {
+      // Renormalised rows may sum to anything but 0 (a row of zeros has no distribution to scale to).
+      if (rowOk && (task.renormalize ? !(sum > 0) : !(Math.abs(sum - 1) <= PROBABILITY_SUM_TOLERANCE))) {
         problems.push({ kind: 'PROBABILITIES_NOT_NORMALIZED', field: 'input', index: base, value: sum });
       }
     }
   }
 
-  const { labels, targets, classWeights } = task;
+  const { labels, targets, classWeights, sampleWeights } = task;
   if (labels !== null) {
     for (let r = 0; r < rows && !full(); r++) {
       const y = labels[r]!;
@@ -82,6 +83,13 @@ export function findInputProblems(task: ScoreTask, limit = 10): InputProblem[] {
       const w = classWeights[c]!;
       if (!Number.isFinite(w)) problems.push({ kind: 'NOT_FINITE', field: 'classWeights', index: c, value: w });
       else if (w < 0) problems.push({ kind: 'NEGATIVE_WEIGHT', field: 'classWeights', index: c, value: w });
+    }
+  }
+  if (sampleWeights !== null) {
+    for (let r = 0; r < rows && !full(); r++) {
+      const s = sampleWeights[r]!;
+      if (!Number.isFinite(s)) problems.push({ kind: 'NOT_FINITE', field: 'sampleWeights', index: r, value: s });
+      else if (s < 0) problems.push({ kind: 'NEGATIVE_WEIGHT', field: 'sampleWeights', index: r, value: s });
     }
   }
   return problems;

@@ -17,7 +17,7 @@ export interface Answer {
   body: string;
 }
 
-const FIELDS = new Set(['logits', 'probabilities', 'labels', 'targets', 'class_weights', 'ignore_index', 'label_smoothing', 'epsilon', 'unit']);
+const FIELDS = new Set(['logits', 'probabilities', 'labels', 'targets', 'class_weights', 'sample_weights', 'ignore_index', 'label_smoothing', 'epsilon', 'unit', 'class_dim', 'renormalize']);
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** The kernel's findings and the code each is answered with (README, error catalog). */
@@ -163,9 +163,11 @@ export function violations(answer: Answer, text: string | null): string[] {
     else if (typeof problem.detail === 'string' && !problem.detail.startsWith(`${pointer}: `)) found.push('detail does not lead with the pointer');
   }
   if (!parsed) {
-    // Only a body JSON.parse refuses can be answered XENT_INVALID_JSON, and then there is no place to point at.
+    // Only a body JSON.parse refuses can be answered XENT_INVALID_JSON, and then there is no place to point at, except
+    // a NaN or Infinity written where a number belongs (the answer names that place and says why).
     if (text !== null && code !== 'XENT_INVALID_JSON' && statusCode === 400) found.push(`${code} for a body that is not JSON`);
-    if (pointer !== undefined) found.push(`a pointer (${String(pointer)}) into a body that is not JSON`);
+    const nonJsonNumber = text !== null && /NaN|Infinity|\binf\b|\bnan\b/.test(text);
+    if (pointer !== undefined && !nonJsonNumber) found.push(`a pointer (${String(pointer)}) into a body that is not JSON`);
     return found;
   }
   if (code === 'XENT_INVALID_JSON') found.push('XENT_INVALID_JSON for a body JSON.parse accepts');
@@ -219,7 +221,7 @@ export function expectedBody(decoded: DecodedScoreRequest, s: ScoreSummary, with
     `"sum":${n(s.sum)},"cost":${n(s.cost)},"count":${n(s.count)},"total_weight":${n(s.totalWeight)},` +
     `"perplexity":${n(s.perplexity)},"accuracy":${n(s.accuracy)},"unit":"${s.unit}"`;
   if (!withLosses) return `{${aggregates}}`;
-  const shape = decoded.layout.shape.slice(0, -1);
+  const shape = decoded.layout.rowShape;
   const parts: string[] = [];
   let next = 0;
   // Iterative, so that a deep (but valid) shape cannot overflow this test's stack.

@@ -12,6 +12,8 @@ export function taskOf(r: ReferenceRequest & { unit?: 'nats' | 'bits' }): ScoreT
     labels: r.labels === undefined ? null : Float64Array.from(r.labels),
     targets: r.targets === undefined ? null : Float64Array.from(r.targets.flat()),
     classWeights: r.classWeights === undefined ? null : Float64Array.from(r.classWeights),
+    sampleWeights: r.sampleWeights === undefined ? null : Float64Array.from(r.sampleWeights),
+    renormalize: r.renormalize ?? false,
     ignoreIndex: r.ignoreIndex ?? -100,
     labelSmoothing: r.labelSmoothing ?? 0,
     epsilon: r.epsilon ?? 0,

@@ -11,6 +11,10 @@ export interface ReferenceRequest {
   labels?: number[];
   targets?: number[][];
   classWeights?: number[];
+  /** a weight per row: multiplies the row's loss and its share of the total weight */
+  sampleWeights?: number[];
+  /** probabilities only: divide each row by its (exact) sum before clipping */
+  renormalize?: boolean;
   ignoreIndex?: number;
   labelSmoothing?: number;
   epsilon?: number;

@@ -26,7 +26,17 @@ export function exact(x) {
 }
 
 /** −ln q_c for every class of a row. */
-function negLogProbabilities(kind, row, epsilon) {
+function negLogProbabilities(kind, row, epsilon, renormalize = false) {
+  if (kind === 'probabilities' && renormalize) {
+    // p_c / Σ p exactly; clipped like the float64 quotient would be, then the log of the exact quotient.
+    const total = row.reduce((s, p) => s.plus(exact(p)), new D(0));
+    return row.map((p) => {
+      const q = exact(p).div(total);
+      if (q.lt(epsilon)) return exact(epsilon).ln().neg();
+      if (q.gt(exact(1 - epsilon))) return exact(1 - epsilon).ln().neg();
+      return q.ln().neg();
+    });
+  }
   if (kind === 'probabilities') {
     return row.map((p) => exact(Math.min(Math.max(p, epsilon), 1 - epsilon)).ln().neg()); // clipped in float64, as numpy.clip
   }
@@ -68,6 +78,7 @@ export function referenceCrossEntropy(r) {
   const keep = new D(1).minus(eps);
   const spread = eps.div(C);
   const w = (c) => (r.classWeights === undefined ? new D(1) : exact(r.classWeights[c]));
+  const sw = (i) => (r.sampleWeights === undefined ? new D(1) : exact(r.sampleWeights[i]));
   const ignore = r.ignoreIndex ?? -100;
   const losses = [];
   let sum = new D(0);
@@ -82,10 +93,10 @@ export function referenceCrossEntropy(r) {
         losses.push(loss);
         return;
       }
-      const nl = negLogProbabilities(r.kind, row, r.epsilon ?? 0);
+      const nl = negLogProbabilities(r.kind, row, r.epsilon ?? 0, r.renormalize);
       count++;
       if (argmax(row) === y) correct++;
-      totalWeight = totalWeight.plus(w(y));
+      totalWeight = totalWeight.plus(w(y).mul(sw(i)));
       if (!keep.mul(w(y)).isZero()) loss = keep.mul(w(y)).mul(nl[y]);
       if (!spread.isZero()) {
         let s = new D(0);
@@ -93,15 +104,16 @@ export function referenceCrossEntropy(r) {
         loss = loss.plus(spread.mul(s));
       }
     } else {
-      const nl = negLogProbabilities(r.kind, row, r.epsilon ?? 0);
+      const nl = negLogProbabilities(r.kind, row, r.epsilon ?? 0, r.renormalize);
       count++;
       if (argmax(row) === argmax(r.targets[i])) correct++;
-      totalWeight = totalWeight.plus(1);
+      totalWeight = totalWeight.plus(sw(i));
       for (let c = 0; c < C; c++) {
         const coefficient = w(c).mul(keep.mul(exact(r.targets[i][c])).plus(spread));
         if (!coefficient.isZero()) loss = loss.plus(coefficient.mul(nl[c]));
       }
     }
+    loss = loss.mul(sw(i));
     losses.push(loss);
     sum = sum.plus(loss);
   });

@@ -1,8 +1,18 @@
 import { checkKeys, ProblemError, throwIssues, type Issue } from '../problems.js';
 import { pointerTo } from '../pointer.js';
-import { SCORE_FIELDS } from '../fields.js';
-import { buildTask, expectedShape, pickOne, resolveOptions, type DecodedTask, type GivenOptions } from '../task.js';
-import { checkInputShape, inferShape, JSON_NUMBER, maxJsonNumbers, readNestedTensor } from '../tensor.js';
+import { FOREIGN_NAMES, SCORE_FIELDS } from '../fields.js';
+import {
+  buildTask,
+  expectedShape,
+  pickOne,
+  resolveClassAxis,
+  resolveOptions,
+  shapeHint,
+  type DecodedTask,
+  type GivenOptions,
+  type OtherTensor,
+} from '../task.js';
+import { checkInputShape, inferShape, JSON_NUMBER, MAX_DIMENSIONS, maxJsonNumbers, readNestedTensor } from '../tensor.js';
 import { describe, excerpt } from '../text.js';
 
 export interface DecodeLimits {
@@ -38,18 +48,37 @@ export function decodeScoreRequest(body: unknown, limits: DecodeLimits): Decoded
   const capacity = limits.bodyBytes === undefined ? Infinity : maxJsonNumbers(limits.bodyBytes);
   const shape = inferShape(fields[inputField], inputField, issues);
   if (shape === null) throwIssues(issues);
+  const classAxis = resolveClassAxis(options.classDim, shape.length, inputField, '/class_dim', issues);
+  if (classAxis === null) throwIssues(issues);
   checkInputShape(shape, limits.maxElements, pointerTo(inputField), () => pointerTo(inputField), issues);
   const input = readNestedTensor(fields[inputField], shape, inputField, JSON_NUMBER, capacity, issues);
   if (input === null) throwIssues(issues);
-  const truth = readNestedTensor(fields[truthField], expectedShape(truthField, shape), truthField, JSON_NUMBER, capacity, issues);
-  const weights = has('class_weights')
-    ? readNestedTensor(fields.class_weights, expectedShape('class_weights', shape), 'class_weights', JSON_NUMBER, capacity, issues)
-    : null;
+  const other = (field: OtherTensor): Float64Array | null => {
+    const value = fields[field];
+    const hint = shapeHint(field, looseShape(value), shape, classAxis, inputField);
+    if (hint !== null) {
+      issues.push({ code: 'XENT_INVALID_SHAPE', pointer: pointerTo(field), detail: hint });
+      return null;
+    }
+    return readNestedTensor(value, expectedShape(field, shape, classAxis), field, JSON_NUMBER, capacity, issues);
+  };
+  const truth = other(truthField);
+  const classWeights = has('class_weights') ? other('class_weights') : null;
+  const sampleWeights = has('sample_weights') ? other('sample_weights') : null;
   if (issues.length > 0 || truth === null) throwIssues(issues);
-  return buildTask({ field: inputField, tensor: { data: input, shape } }, { field: truthField, data: truth }, weights, options);
+  return buildTask({ field: inputField, tensor: { data: input, shape } }, { field: truthField, data: truth }, classWeights, sampleWeights, options, classAxis);
+}
+
+/** The shape nested arrays seem to have, from the first element at each depth (for hints; the walk checks it all). */
+function looseShape(value: unknown): number[] {
+  const shape: number[] = [];
+  for (let v = value; Array.isArray(v) && shape.length <= MAX_DIMENSIONS; v = v[0]) shape.push(v.length);
+  return shape;
 }
 
 function unknownField(key: string): string {
+  const foreign = Object.hasOwn(FOREIGN_NAMES, key.toLowerCase()) ? FOREIGN_NAMES[key.toLowerCase()] : undefined;
+  if (foreign !== undefined) return `unknown field "${excerpt(key)}": ${foreign}`;
   const guess = closestField(key);
   return `unknown field "${excerpt(key)}"${guess === null ? '' : `; did you mean "${guess}"?`}`;
 }

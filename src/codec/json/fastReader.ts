@@ -1,6 +1,6 @@
 import { pow2, splitHigh } from '../../kernel/float64.js';
 import type { Issue } from '../problems.js';
-import { buildTask, expectedShape, resolveOptions, type DecodedTask } from '../task.js';
+import { buildTask, expectedShape, resolveClassAxis, resolveOptions, type DecodedTask } from '../task.js';
 import { MAX_DIMENSIONS, type Tensor } from '../tensor.js';
 import type { DecodeLimits } from './decode.js';
 
@@ -45,7 +45,10 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
   let input: Tensor | null = null;
   let truth: Tensor | null = null;
   let weights: Tensor | null = null;
+  let sampleWeights: Tensor | null = null;
   let ignoreIndex: number | undefined;
+  let classDim: number | undefined;
+  let renormalize: boolean | undefined;
   let labelSmoothing: number | undefined;
   let epsilon: number | undefined;
   let unit: string | undefined;
@@ -66,28 +69,38 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
       case PROBABILITIES:
       case LABELS:
       case TARGETS:
-      case CLASS_WEIGHTS: {
+      case CLASS_WEIGHTS:
+      case SAMPLE_WEIGHTS: {
         const tensor = readTensor(bytes, p, last, maxCount);
         if (tensor === null) return null;
         if (field === LOGITS || field === PROBABILITIES) input = tensor;
         else if (field === CLASS_WEIGHTS) weights = tensor;
+        else if (field === SAMPLE_WEIGHTS) sampleWeights = tensor;
         else truth = tensor;
         p = tensorEnd;
         break;
       }
       case IGNORE_INDEX:
       case LABEL_SMOOTHING:
-      case EPSILON: {
+      case EPSILON:
+      case CLASS_DIM: {
         if (readNumbers(bytes, p, scratch, 0, 1) < 0) return null;
         const x = scratch[0]!;
         if (field === IGNORE_INDEX) ignoreIndex = x;
         else if (field === LABEL_SMOOTHING) labelSmoothing = x;
+        else if (field === CLASS_DIM) classDim = x;
         else epsilon = x;
         p = numbersEnd;
         break;
       }
-      default: {
-        // UNIT
+      case RENORMALIZE: {
+        if (startsWith(bytes, p, TRUE)) renormalize = true;
+        else if (startsWith(bytes, p, FALSE)) renormalize = false;
+        else return null;
+        p += renormalize ? TRUE.length : FALSE.length;
+        break;
+      }
+      case UNIT: {
         if (bytes[p] !== QUOTE) return null;
         const end = endOfPlainString(bytes, p + 1, last);
         if (end < 0) return null;
@@ -111,15 +124,25 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
   const inputField = has(LOGITS) ? 'logits' : 'probabilities';
   const truthField = has(LABELS) ? 'labels' : 'targets';
   const issues: Issue[] = [];
-  const given = { ignore_index: ignoreIndex, label_smoothing: labelSmoothing, epsilon, unit };
+  const given = { ignore_index: ignoreIndex, label_smoothing: labelSmoothing, epsilon, unit, class_dim: classDim, renormalize };
   const options = resolveOptions(given, inputField, truthField, () => '', issues);
   if (options === null) return null;
 
   const shape = input.shape;
   if (shape.length < 2) return null;
-  if (!sameShape(truth.shape, expectedShape(truthField, shape))) return null;
-  if (weights !== null && !sameShape(weights.shape, expectedShape('class_weights', shape))) return null;
-  return buildTask({ field: inputField, tensor: input }, { field: truthField, data: truth.data }, weights?.data ?? null, options);
+  const classAxis = resolveClassAxis(options.classDim, shape.length, inputField, '', issues);
+  if (classAxis === null) return null;
+  if (!sameShape(truth.shape, expectedShape(truthField, shape, classAxis))) return null;
+  if (weights !== null && !sameShape(weights.shape, expectedShape('class_weights', shape, classAxis))) return null;
+  if (sampleWeights !== null && !sameShape(sampleWeights.shape, expectedShape('sample_weights', shape, classAxis))) return null;
+  return buildTask(
+    { field: inputField, tensor: input },
+    { field: truthField, data: truth.data },
+    weights?.data ?? null,
+    sampleWeights?.data ?? null,
+    options,
+    classAxis,
+  );
 }
 
 const TAB = 0x09;
@@ -152,6 +175,10 @@ const CLASS_WEIGHTS = 4;
 const IGNORE_INDEX = 5;
 const LABEL_SMOOTHING = 6;
 const EPSILON = 7;
+const UNIT = 8;
+const SAMPLE_WEIGHTS = 9;
+const CLASS_DIM = 10;
+const RENORMALIZE = 11;
 const FIELD_NAMES = [
   'logits',
   'probabilities',
@@ -162,7 +189,19 @@ const FIELD_NAMES = [
   'label_smoothing',
   'epsilon',
   'unit',
+  'sample_weights',
+  'class_dim',
+  'renormalize',
 ];
+
+const TRUE = [0x74, 0x72, 0x75, 0x65];
+const FALSE = [0x66, 0x61, 0x6c, 0x73, 0x65];
+
+/** Whether the bytes at `p` spell `word` (a literal; what follows is checked by the caller's next step). */
+function startsWith(b: Uint8Array, p: number, word: readonly number[]): boolean {
+  for (let i = 0; i < word.length; i++) if (b[p + i] !== word[i]) return false;
+  return true;
+}
 
 /** Tensors deeper than this are left to JSON.parse. */
 const MAX_DEPTH = MAX_DIMENSIONS;

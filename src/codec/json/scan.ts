@@ -235,6 +235,20 @@ export function scanJson(bytes: Uint8Array, end: number, limits: ScanLimits): Sc
       if (readString() < 0 || p > end) return { syntaxOk: false, refusal };
       countNumber();
     } else if (!readScalar()) {
+      // Python's json.dumps writes NaN and ±Infinity by default, and JSON has no such numbers: say so, and where.
+      const token = NON_JSON_NUMBERS.find((t) => spells(bytes, p, end, t));
+      if (token !== undefined) {
+        const pointer = pointerOf(top + 1);
+        return {
+          syntaxOk: false,
+          refusal: ProblemError.of(
+            'XENT_INVALID_JSON',
+            pointer,
+            `${token} is not a JSON number (Python's json.dumps writes it unless allow_nan=False; numpy: check np.isfinite first); ` +
+              'a masked class (-Infinity logit) can be sent in binary tensors of the inference protocol',
+          ),
+        };
+      }
       return { syntaxOk: false, refusal };
     }
     // After a value: close containers, or go on to the next member or element.
@@ -283,6 +297,17 @@ export function scanJson(bytes: Uint8Array, end: number, limits: ScanLimits): Sc
   }
 }
 
+/** Non-finite numbers as JavaScript and Python write them, which JSON does not have. */
+const NON_JSON_NUMBERS = ['NaN', '-NaN', 'Infinity', '-Infinity', '+Infinity', 'inf', '-inf', 'nan'];
+
+/** Whether the bytes at `p` spell `token` and the token ends there (a delimiter, a blank or the end follows). */
+function spells(bytes: Uint8Array, p: number, end: number, token: string): boolean {
+  if (p + token.length > end) return false;
+  for (let i = 0; i < token.length; i++) if (bytes[p + i] !== token.charCodeAt(i)) return false;
+  const next = bytes[p + token.length];
+  return p + token.length === end || next === COMMA || next === CLOSE_BRACKET || next === CLOSE_BRACE || next === SPACE || next === LF || next === CR || next === TAB;
+}
+
 function isHex(c: number | undefined): boolean {
   return c !== undefined && ((c >= ZERO && c <= NINE) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
 }
@@ -297,12 +322,13 @@ function keyText(bytes: Uint8Array, from: number, to: number): string {
 
 /**
  * JSON.parse of the first `end` bytes of a request body, after the scan: text that is not JSON is XENT_INVALID_JSON
- * with V8's message cut to a bounded length, then `hint(message)`; JSON that the scan refuses is refused before it is
- * built (a syntax error is named first, wherever it is).
+ * with V8's message cut to a bounded length, then `hint(message)` (or, for a NaN or Infinity token, the scan's own
+ * message at its pointer); JSON that the scan refuses is refused before it is built (a syntax error is named first,
+ * wherever it is).
  */
 export function parseJson(bytes: Uint8Array, end: number, limits: ScanLimits, hint: (message: string) => string = () => ''): unknown {
   const { syntaxOk, refusal } = scanJson(bytes, end, limits);
-  if (syntaxOk && refusal !== null) throw refusal;
+  if (refusal !== null && (syntaxOk || refusal.code === 'XENT_INVALID_JSON')) throw refusal;
   try {
     return JSON.parse(utf8.decode(bytes.subarray(0, end)));
   } catch (err) {

@@ -2,7 +2,19 @@ import { escapeToken } from '../pointer.js';
 import { checkKeys, ProblemError, throwIfAny, throwIssues, type ErrorCode, type Issue } from '../problems.js';
 import { OPTION_NAMES } from '../fields.js';
 import { parseJson } from '../json/scan.js';
-import { buildTask, expectedShape, pickOne, resolveOptions, whyShape, type DecodedTask, type GivenOptions, type TruthField } from '../task.js';
+import {
+  buildTask,
+  expectedShape,
+  pickOne,
+  resolveClassAxis,
+  resolveOptions,
+  shapeHint,
+  whyShape,
+  type DecodedTask,
+  type GivenOptions,
+  type InputField,
+  type OtherTensor,
+} from '../task.js';
 import { checkInputShape, MAX_DIMENSIONS, maxJsonNumbers, readFlatTensor, readNestedTensor, type ElementReader } from '../tensor.js';
 import { describe, excerpt } from '../text.js';
 import { INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_NAMES, type InputName, type OutputName } from './model.js';
@@ -97,34 +109,36 @@ export function decodeInferenceRequest(body: Uint8Array, headerLengthHeader: str
   if (issues.length > 0 || inputName === null || truthName === null || options === null) throwIssues(issues);
 
   const inputSpec = specs.get(inputName)!;
-  const truthSpec = specs.get(truthName)!;
-  const weightSpec = specs.get('class_weights') ?? null;
   const shape = inputSpec.shape;
   const shapeAt = `/inputs/${inputSpec.position}/shape`;
   if (shape.length < 2) {
     issues.push({
       code: 'XENT_INVALID_SHAPE',
       pointer: shapeAt,
-      detail: `input "${inputName}" has shape [${shape.join(', ')}]; expected at least 2 dimensions [N, C] with the class dimension last`,
+      detail: `input "${inputName}" has shape [${shape.join(', ')}]; expected at least 2 dimensions [N, C] (the class dimension last, or where class_dim says)`,
     });
   } else {
     checkInputShape(shape, limits.maxElements, shapeAt, (axis) => `${shapeAt}/${axis}`, issues);
   }
   throwIfAny(issues);
-  checkShape(truthSpec, truthName, inputSpec, issues);
-  if (weightSpec !== null) checkShape(weightSpec, 'class_weights', inputSpec, issues);
+  const classAxis = resolveClassAxis(options.classDim, shape.length, inputName, '/parameters/class_dim', issues);
+  if (classAxis === null) throwIssues(issues);
+  const others = (['class_weights', 'sample_weights'] as const).filter((name) => specs.has(name));
+  for (const name of [truthName, ...others]) checkShape(specs.get(name)!, name, inputSpec, classAxis, issues);
   throwIfAny(issues);
 
   layOutBinaryData([...specs.values()].sort((a, b) => a.position - b.position), body.length, headerLength, issues);
   throwIfAny(issues);
 
   const jsonBytes = headerLength ?? body.length;
-  const input = readTensor(body, jsonBytes, inputSpec, issues);
-  const truth = readTensor(body, jsonBytes, truthSpec, issues);
-  const weights = weightSpec === null ? null : readTensor(body, jsonBytes, weightSpec, issues);
+  const read = (name: InputName) => (specs.has(name) ? readTensor(body, jsonBytes, specs.get(name)!, issues) : null);
+  const input = read(inputName);
+  const truth = read(truthName);
+  const classWeights = read('class_weights');
+  const sampleWeights = read('sample_weights');
   if (issues.length > 0 || input === null || truth === null) throwIssues(issues);
   return {
-    ...buildTask({ field: inputName, tensor: { data: input, shape } }, { field: truthName, data: truth }, weights, options),
+    ...buildTask({ field: inputName, tensor: { data: input, shape } }, { field: truthName, data: truth }, classWeights, sampleWeights, options, classAxis),
     id: typeof id === 'string' ? id : null,
     outputs,
   };
@@ -333,13 +347,15 @@ function readInput(name: InputName, position: number, fields: Record<string, unk
 }
 
 /** A truth or weights tensor must have the shape the model output's implies. */
-function checkShape(spec: InputSpec, field: TruthField | 'class_weights', input: InputSpec, issues: Issue[]): void {
-  const expected = expectedShape(field, input.shape);
+function checkShape(spec: InputSpec, field: OtherTensor, input: InputSpec, classAxis: number, issues: Issue[]): void {
+  const expected = expectedShape(field, input.shape, classAxis);
   if (spec.shape.length === expected.length && spec.shape.every((d, i) => d === expected[i])) return;
+  const inputName = input.name as InputField;
+  const hint = shapeHint(field, spec.shape, input.shape, classAxis, inputName);
   issues.push({
     code: 'XENT_INVALID_SHAPE',
     pointer: `/inputs/${spec.position}/shape`,
-    detail: `input "${spec.name}" has shape [${spec.shape.join(', ')}]; expected [${expected.join(', ')}] (${whyShape(field, input.name as 'logits' | 'probabilities')})`,
+    detail: `input "${spec.name}" has shape [${spec.shape.join(', ')}]; expected [${expected.join(', ')}] (${whyShape(field, inputName)})${hint === null ? '' : `: ${hint}`}`,
   });
 }
 

@@ -3,6 +3,7 @@ import type { CostFigures } from '../figures.js';
 import { pointerTo, unflatten } from '../pointer.js';
 import { ProblemError } from '../problems.js';
 import { encodeFp32, encodeFp64, encodeInt64 } from './datatypes.js';
+import { sampleIndices } from '../task.js';
 import type { DecodedInference, RequestedOutput } from './decode.js';
 import { MODEL_NAME, MODEL_VERSION } from './model.js';
 
@@ -31,7 +32,7 @@ export type EncodedResponse = { kind: 'json'; body: InferenceResponse } | { kind
  * accuracy when nothing is counted: null in the JSON API) is an empty tensor of shape [0], never NaN.
  */
 export function encodeInferenceResponse(figures: CostFigures, losses: Float64Array, request: DecodedInference): EncodedResponse {
-  const rowShape = request.layout.shape.slice(0, -1);
+  const rowShape = request.layout.rowShape;
   const outputs: ResponseOutput[] = [];
   const chunks: Buffer[] = [];
 
@@ -89,7 +90,7 @@ function checkFp32Range(values: Float64Array, request: DecodedInference, rowShap
     const at = unflatten(i, rowShape);
     throw ProblemError.of(
       'XENT_NON_FINITE_RESULT',
-      pointerTo(request.layout.inputField, at),
+      pointerTo(request.layout.inputField, sampleIndices(i, request.layout)),
       `the loss of sample [${at.join(', ')}] exceeds the FP32 range; request FP64 losses`,
     );
   }

@@ -9,7 +9,7 @@ export const PLATFORM = 'xent';
 /** The extensions listed in the server metadata. */
 export const EXTENSIONS = ['binary_tensor_data'] as const;
 
-export type InputName = 'logits' | 'probabilities' | 'labels' | 'targets' | 'class_weights';
+export type InputName = 'logits' | 'probabilities' | 'labels' | 'targets' | 'class_weights' | 'sample_weights';
 
 /** The datatypes each input accepts; the first is the one the model metadata advertises. */
 export const INPUT_DATATYPES: Readonly<Record<InputName, readonly NumericDatatype[]>> = {
@@ -18,6 +18,7 @@ export const INPUT_DATATYPES: Readonly<Record<InputName, readonly NumericDatatyp
   labels: ['INT64', 'INT32'],
   targets: ['FP64', 'FP32', 'FP16', 'BF16'],
   class_weights: ['FP64', 'FP32', 'FP16', 'BF16'],
+  sample_weights: ['FP64', 'FP32', 'FP16', 'BF16'],
 };
 
 export const INPUT_NAMES = Object.keys(INPUT_DATATYPES) as InputName[];
@@ -64,6 +65,7 @@ export const MODEL_METADATA: ModelMetadata = {
     { name: 'labels', datatype: 'INT64', shape: [-1] },
     { name: 'targets', datatype: 'FP64', shape: [-1, -1] },
     { name: 'class_weights', datatype: 'FP64', shape: [-1] },
+    { name: 'sample_weights', datatype: 'FP64', shape: [-1] },
   ],
   outputs: [
     { name: 'losses', datatype: 'FP64', shape: [-1] },

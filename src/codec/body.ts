@@ -1,11 +1,13 @@
 import { evaluate } from '../kernel/evaluate.js';
-import { assertScored, costFigures, lossFigures } from './figures.js';
+import { answerFigures, assertScored, costFigures, lossFigures } from './figures.js';
 import { decodeScoreRequest } from './json/decode.js';
 import { readScoreRequest } from './json/fastReader.js';
 import { parseJson } from './json/scan.js';
 import { decodeInferenceRequest } from './oip/decode.js';
 import { encodeInferenceResponse } from './oip/encode.js';
-import { ProblemError, type Issue } from './problems.js';
+import { checkKeys, ProblemError, throwIfAny, type Issue } from './problems.js';
+import { figuresOfState, mergeStates } from './state.js';
+import { excerpt } from './text.js';
 
 export interface BodyLimits {
   /** Most numbers the model output tensor may hold (samples × classes). */
@@ -21,7 +23,9 @@ export type BodyJob =
   /** POST /loss (`withLosses`) or /cost: a JSON body. */
   | { protocol: 'score'; bytes: Uint8Array; withLosses: boolean; limits: BodyLimits }
   /** An inference-protocol request: JSON, or a JSON header of `headerLength` bytes followed by binary tensors. */
-  | { protocol: 'inference'; bytes: Uint8Array; headerLength: string | string[] | undefined; limits: BodyLimits };
+  | { protocol: 'inference'; bytes: Uint8Array; headerLength: string | string[] | undefined; limits: BodyLimits }
+  /** POST /merge: states of batches, to be answered as one batch. */
+  | { protocol: 'merge'; bytes: Uint8Array; limits: BodyLimits };
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 export const BINARY_CONTENT_TYPE = 'application/octet-stream';
@@ -38,7 +42,7 @@ export type BodyOutcome<Body extends string | Uint8Array = string | Uint8Array> 
 /** Decodes, evaluates and encodes one body; every refusal is returned as issues, anything else thrown is a bug. */
 export function scoreBody(job: BodyJob): BodyOutcome {
   try {
-    return job.protocol === 'score' ? scoreJson(job) : scoreInference(job);
+    return job.protocol === 'score' ? scoreJson(job) : job.protocol === 'merge' ? mergeJson(job) : scoreInference(job);
   } catch (err) {
     if (err instanceof ProblemError) return { ok: false, issues: err.issues as [Issue, ...Issue[]] };
     throw err;
@@ -50,21 +54,41 @@ function scoreJson(job: Extract<BodyJob, { protocol: 'score' }>): BodyOutcome<st
   // The one-pass reader gives exactly what JSON.parse + decodeScoreRequest give, or null when it is not sure (any
   // error included); then the general path runs and names the problem.
   const decoded = readScoreRequest(bytes, limits) ?? decodeScoreRequest(parseJson(bytes, bytes.length, limits), { ...limits, bodyBytes: bytes.length });
-  const evaluation = evaluate(decoded.task);
+  const evaluation = evaluate(decoded.task, decoded.request);
   assertScored(evaluation, decoded.layout);
-  const figures = job.withLosses ? lossFigures(evaluation.summary, decoded.layout) : costFigures(evaluation.summary);
+  const figures = decoded.include.size === 0 && decoded.request.sequences === null
+    ? job.withLosses
+      ? lossFigures(evaluation.summary, decoded.layout)
+      : costFigures(evaluation.summary)
+    : answerFigures(evaluation, decoded, decoded.options, job.withLosses);
   const { rows, input } = decoded.task;
   return { ok: true, body: JSON.stringify(figures), contentType: JSON_CONTENT_TYPE, inferenceHeaderLength: null, samples: rows, elements: input.length };
 }
 
 function scoreInference(job: Extract<BodyJob, { protocol: 'inference' }>): BodyOutcome {
   const decoded = decodeInferenceRequest(job.bytes, job.headerLength, job.limits);
-  const evaluation = evaluate(decoded.task);
+  const evaluation = evaluate(decoded.task, decoded.request);
   assertScored(evaluation, decoded.layout);
-  const encoded = encodeInferenceResponse(costFigures(evaluation.summary), evaluation.summary.losses, decoded);
+  const encoded = encodeInferenceResponse(evaluation, decoded);
   const { rows, input } = decoded.task;
   const scored = { samples: rows, elements: input.length };
   return encoded.kind === 'json'
     ? { ok: true, body: JSON.stringify(encoded.body), contentType: JSON_CONTENT_TYPE, inferenceHeaderLength: null, ...scored }
     : { ok: true, body: encoded.body, contentType: BINARY_CONTENT_TYPE, inferenceHeaderLength: encoded.headerLength, ...scored };
+}
+
+/** POST /merge: `{"states": [...]}` answered with the /cost figures of the union of the batches, and its state. */
+function mergeJson(job: Extract<BodyJob, { protocol: 'merge' }>): BodyOutcome<string> {
+  const body = parseJson(job.bytes, job.bytes.length, job.limits);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw ProblemError.of('XENT_INVALID_BODY', '', 'the body must be a JSON object: {"states": [...]}');
+  }
+  const issues: Issue[] = [];
+  checkKeys(body, '', (key) => key === 'states', (key) => `unknown field "${excerpt(key)}"; a merge request has states only`, issues);
+  throwIfAny(issues);
+  const state = mergeStates((body as { states?: unknown }).states);
+  const figures = figuresOfState(state);
+  if (figures === null) throw ProblemError.of('XENT_NON_FINITE_RESULT', '', 'the merged sum of the losses exceeds the float64 range');
+  const answer = { ...costFigures(figures.summary), ...(figures.diagnostics ?? {}), ...(figures.sequences ?? {}), state };
+  return { ok: true, body: JSON.stringify(answer), contentType: JSON_CONTENT_TYPE, inferenceHeaderLength: null, samples: state.loss.count, elements: 0 };
 }

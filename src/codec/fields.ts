@@ -37,6 +37,21 @@ export const scoreOptionsSchema = z.strictObject({
       description:
         "The input's class dimension: -1 (the default) is the last, as in [N][C] or [N][T][C]; 1 is PyTorch's layout [N][C], [N][C][T], [N][C][H][W]. Negative values count from the end. Labels and sample_weights take the input's shape without it; losses follow.",
     }),
+  include: z
+    .union([z.array(z.string()), z.string()])
+    .optional()
+    .meta({
+      description:
+        'Figures to compute in the same pass as the loss, by name: probability, rank, top_k, entropy, kl, brier, calibration, sequences, state (README "Diagnostics"). An array; on the inference protocol also a comma-separated string.',
+    }),
+  top_k: z
+    .union([z.array(z.number()), z.string()])
+    .optional()
+    .meta({ description: 'With include top_k: the ks of top_k_accuracy, integers >= 1. Default [1, 5].' }),
+  calibration_bins: z
+    .number()
+    .optional()
+    .meta({ description: 'With include calibration: the number of equal-width confidence bins, 1 to 100. Default 15.' }),
   renormalize: z
     .boolean()
     .optional()
@@ -47,6 +62,12 @@ export const scoreOptionsSchema = z.strictObject({
 });
 
 export type OptionName = keyof typeof scoreOptionsSchema.shape;
+
+/** What `include` may name: the diagnostics, per-sequence figures and the mergeable state. */
+export const INCLUDE_NAMES = ['probability', 'rank', 'top_k', 'entropy', 'kl', 'brier', 'calibration', 'sequences', 'state'] as const;
+export type IncludeName = (typeof INCLUDE_NAMES)[number];
+/** The include names that need the class distribution, which target log-probabilities do not have. */
+export const CLASS_DIAGNOSTICS: readonly IncludeName[] = ['rank', 'top_k', 'entropy', 'kl', 'brier', 'calibration'];
 export const OPTION_NAMES = Object.keys(scoreOptionsSchema.shape) as OptionName[];
 
 /** A JSON scoring request (POST /loss, /cost): the tensors and the options as members of one object. */
@@ -63,6 +84,18 @@ export const scoreRequestSchema = z.strictObject({
   targets: tensorField(
     'One-hot or soft target distributions, same shape as the input; finite and >= 0, used as given (not renormalised).',
   ).optional(),
+  target_log_probs: tensorField(
+    'Instead of logits or probabilities and the truth: the log-probability the model gave each true token (prompt logprobs), any shape, each finite and <= 0. Loss = -target_log_prob.',
+  ).optional(),
+  mask: tensorField('With target_log_probs: 1 to count an element, 0 to leave it out; the same shape.').optional(),
+  bytes: z
+    .array(z.number())
+    .optional()
+    .meta({ description: "The byte length of each sequence's text (N integers >= 0, N the first dimension of the samples): bits_per_byte, byte_perplexity." }),
+  words: z
+    .array(z.number())
+    .optional()
+    .meta({ description: "The word length of each sequence's text (N integers >= 0): word_perplexity." }),
   class_weights: z
     .array(z.number())
     .optional()

@@ -1,7 +1,11 @@
-import type { Evaluation, InputProblem, InputProblemKind, ScoreSummary, Unit } from '../kernel/types.js';
+import { diagnosticsFigures, type DiagnosticsFigures } from '../kernel/diagnostics.js';
+import type { Evaluation } from '../kernel/evaluate.js';
+import { sequencesFigures, type SequenceFigures, type SequencesFigures } from '../kernel/sequences.js';
+import type { InputProblem, InputProblemKind, ScoreSummary, Unit } from '../kernel/types.js';
 import { ProblemError, type ErrorCode, type Issue } from './problems.js';
 import { pointerTo, unflatten } from './pointer.js';
-import { inputIndices, sampleIndices, type Layout } from './task.js';
+import { stateOf, type ScoreState } from './state.js';
+import { inputIndices, sampleIndices, type DecodedTask, type Layout, type Options } from './task.js';
 
 /** The batch figures of an answer (POST /cost; the inference protocol's scalar outputs), in the API's names. */
 export interface CostFigures {
@@ -22,6 +26,24 @@ export interface LossFigures extends CostFigures {
   losses: NestedNumbers[];
 }
 
+/** Per-sample diagnostics, nested in the samples' shape like losses (null for a sample not counted). */
+export interface SampleFigures {
+  probability?: NestedNumbers[];
+  rank?: NestedNumbers[];
+  entropy?: NestedNumbers[];
+  kl?: NestedNumbers[];
+  brier?: NestedNumbers[];
+}
+
+/**
+ * Everything an answer may say beyond the loss figures, in the API's names and order: the batch diagnostics, the
+ * per-sequence and text figures, the mergeable state.
+ */
+export type ExtraFigures = Omit<DiagnosticsFigures, 'brier'> & { brier?: number | null; mean_brier?: number | null } & Partial<SequencesFigures> & {
+    sequences?: SequenceFigures[];
+    state?: ScoreState;
+  };
+
 const PROBLEM_CODES: Record<InputProblemKind, ErrorCode> = {
   NOT_FINITE: 'XENT_INVALID_NUMBER',
   ROW_ALL_MASKED: 'XENT_ROW_ALL_MASKED',
@@ -32,13 +54,15 @@ const PROBLEM_CODES: Record<InputProblemKind, ErrorCode> = {
   LABEL_NOT_INTEGER: 'XENT_LABEL_NOT_INTEGER',
   LABEL_OUT_OF_RANGE: 'XENT_LABEL_OUT_OF_RANGE',
   LABEL_ON_MASKED_CLASS: 'XENT_LABEL_ON_MASKED_CLASS',
+  LOG_PROBABILITY_POSITIVE: 'XENT_LOG_PROBABILITY_POSITIVE',
+  MASK_NOT_BINARY: 'XENT_INVALID_MASK',
 };
 
 /**
  * Narrows an evaluation to its summary: a failed one is thrown as the ProblemError that reports it, with pointers
  * into the request as `layout` places its tensors.
  */
-export function assertScored(evaluation: Evaluation, layout: Layout): asserts evaluation is { status: 'ok'; summary: ScoreSummary } {
+export function assertScored(evaluation: Evaluation, layout: Layout): asserts evaluation is Extract<Evaluation, { status: 'ok' }> {
   if (evaluation.status === 'invalid') {
     throw new ProblemError(evaluation.problems.map((p) => issueOf(p, layout)) as [Issue, ...Issue[]]);
   }
@@ -46,14 +70,26 @@ export function assertScored(evaluation: Evaluation, layout: Layout): asserts ev
     if (evaluation.row < 0) {
       throw ProblemError.of('XENT_NON_FINITE_RESULT', '', 'the sum of the losses exceeds the float64 range');
     }
+    if (evaluation.figure === 'sequence') {
+      throw ProblemError.of('XENT_NON_FINITE_RESULT', pointerTo(layout.inputField, [evaluation.row]), `the figures of sequence ${evaluation.row} leave the float64 range`);
+    }
     const at = unflatten(evaluation.row, layout.rowShape);
+    if (evaluation.figure !== undefined) {
+      throw ProblemError.of(
+        'XENT_NON_FINITE_RESULT',
+        pointerTo(layout.inputField, sampleIndices(evaluation.row, layout)),
+        `the ${evaluation.figure === 'kl' ? 'KL divergence' : 'Brier score'} of sample [${at.join(', ')}] is not finite (a target on a class of probability 0, or a target beyond the float64 range)`,
+      );
+    }
     throw ProblemError.of(
       'XENT_NON_FINITE_RESULT',
       pointerTo(layout.inputField, sampleIndices(evaluation.row, layout)),
       `the loss of sample [${at.join(', ')}] is not finite` +
         (layout.inputField === 'probabilities'
           ? ' (a probability of 0 where the label, target or smoothing puts weight; set epsilon to clip)'
-          : ' (it exceeds the float64 range)'),
+          : layout.inputField === 'target_log_probs'
+            ? ' (a log-probability of -Infinity: the model gave the true token probability 0)'
+            : ' (it exceeds the float64 range)'),
     );
   }
 }
@@ -76,6 +112,63 @@ export function lossFigures(s: ScoreSummary, layout: Layout): LossFigures {
   return { losses: nest(s.losses, layout.rowShape), ...costFigures(s) };
 }
 
+type Scored = Extract<Evaluation, { status: 'ok' }>;
+
+/**
+ * The whole answer of POST /loss (`withLosses`) or /cost for a scored request: the losses and per-sample diagnostics
+ * (in /loss), the loss figures, then whatever `include` asked for. The batch Brier score is `brier` in /cost and
+ * `mean_brier` in /loss, where `brier` holds the per-sample scores.
+ */
+export function answerFigures(scored: Scored, decoded: DecodedTask, options: Options, withLosses: boolean): Record<string, unknown> {
+  const { summary } = scored;
+  const { layout } = decoded;
+  const unit = summary.unit;
+  const answer: Record<string, unknown> = {};
+  if (withLosses) {
+    answer.losses = nest(summary.losses, layout.rowShape);
+    Object.assign(answer, sampleFigures(scored, layout, unit));
+  }
+  Object.assign(answer, costFigures(summary), extraFigures(scored, decoded, options, withLosses));
+  return answer;
+}
+
+/** The per-sample diagnostics, nested like losses, entropy and KL in the answer's unit. */
+export function sampleFigures(scored: Scored, layout: Layout, unit: Unit): SampleFigures {
+  const rows = scored.diagnostics?.rows;
+  if (rows === undefined) return {};
+  const inUnit = (values: Float64Array) => (unit === 'nats' ? values : values.map((x) => x / Math.LN2));
+  const figures: SampleFigures = {};
+  if (rows.probability !== undefined) figures.probability = nest(rows.probability, layout.rowShape);
+  if (rows.rank !== undefined) figures.rank = nest(rows.rank, layout.rowShape);
+  if (rows.entropy !== undefined) figures.entropy = nest(inUnit(rows.entropy), layout.rowShape);
+  if (rows.kl !== undefined) figures.kl = nest(inUnit(rows.kl), layout.rowShape);
+  if (rows.brier !== undefined) figures.brier = nest(rows.brier, layout.rowShape);
+  return figures;
+}
+
+/** The batch figures `include` asked for, and the state. */
+export function extraFigures(scored: Scored, decoded: DecodedTask, options: Options, withLosses: boolean): ExtraFigures {
+  const figures: ExtraFigures = {};
+  const unit = scored.summary.unit;
+  if (scored.diagnostics !== null) {
+    const { brier, ...rest } = diagnosticsFigures(scored.diagnostics.state, unit);
+    Object.assign(figures, rest);
+    if (brier !== undefined) {
+      if (withLosses) figures.mean_brier = brier;
+      else figures.brier = brier;
+    }
+  }
+  if (scored.sequences !== null) {
+    if (options.include.has('sequences')) figures.sequences = scored.sequences.sequences;
+    Object.assign(figures, sequencesFigures(scored.sequences.state));
+  }
+  if (options.include.has('state')) {
+    const input = decoded.layout.inputField === 'target_log_probs' ? 'target_log_probs' : 'classes';
+    figures.state = stateOf(options, input, decoded.task.classWeights, scored.totals, scored.diagnostics?.state ?? null, scored.sequences?.state ?? null);
+  }
+  return figures;
+}
+
 /** `values` (row-major) as nested arrays of the given shape. */
 export function nest(values: Float64Array, shape: readonly number[]): NestedNumbers[] {
   const build = (depth: number, offset: number): NestedNumbers[] => {
@@ -93,7 +186,7 @@ export function nest(values: Float64Array, shape: readonly number[]): NestedNumb
 function issueOf(p: InputProblem, layout: Layout): Issue {
   const { shape, classAxis, rowShape, inputField, truthField } = layout;
   const code = PROBLEM_CODES[p.kind];
-  const classes = shape[classAxis]!;
+  const classes = classAxis === null ? 1 : shape[classAxis]!;
   switch (p.field) {
     case 'input': {
       const rowLevel = p.kind === 'ROW_ALL_MASKED' || p.kind === 'PROBABILITIES_NOT_NORMALIZED';
@@ -103,7 +196,9 @@ function issueOf(p: InputProblem, layout: Layout): Issue {
     case 'labels':
       return { code, pointer: pointerTo('labels', unflatten(p.index, rowShape)), detail: describeProblem(p, classes) };
     case 'targets':
-      return { code, pointer: pointerTo(truthField, inputIndices(p.index, layout)), detail: describeProblem(p, classes) };
+      return { code, pointer: pointerTo(truthField ?? 'targets', inputIndices(p.index, layout)), detail: describeProblem(p, classes) };
+    case 'mask':
+      return { code, pointer: pointerTo('mask', unflatten(p.index, rowShape)), detail: describeProblem(p, classes) };
     case 'classWeights':
       return { code, pointer: pointerTo('class_weights', [p.index]), detail: describeProblem(p, classes, 'class weight') };
     case 'sampleWeights':
@@ -135,5 +230,9 @@ function describeProblem(p: InputProblem, classes: number, weight = 'weight'): s
       return `label ${p.value} is outside [0, ${classes}) and is not ignore_index`;
     case 'LABEL_ON_MASKED_CLASS':
       return `label ${p.value} is a masked class (its logit is -Infinity)`;
+    case 'LOG_PROBABILITY_POSITIVE':
+      return `log-probability ${p.value} is above 0: a probability above 1`;
+    case 'MASK_NOT_BINARY':
+      return `mask value ${p.value} is neither 0 nor 1`;
   }
 }

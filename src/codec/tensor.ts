@@ -54,7 +54,7 @@ function emptyDimension(axis: number, rank: number | null): string {
  * The shape of a nested-array tensor, read from the first element at every depth: at least two dimensions, none of
  * them empty, at most MAX_DIMENSIONS. Null, with the issue, when it is not one.
  */
-export function inferShape(value: unknown, field: string, issues: Issue[]): number[] | null {
+export function inferShape(value: unknown, field: string, issues: Issue[], minDimensions = 2): number[] | null {
   const shape: number[] = [];
   const path: number[] = [];
   let v = value;
@@ -75,11 +75,11 @@ export function inferShape(value: unknown, field: string, issues: Issue[]): numb
     v = v[0];
     path.push(0);
   }
-  if (shape.length < 2) {
+  if (shape.length < minDimensions) {
     issues.push({
       code: 'XENT_INVALID_SHAPE',
       pointer: pointerTo(field),
-      detail: `expected nested arrays of at least 2 dimensions [N][C], got ${shape.length === 0 ? describe(value) : typeof v === 'object' && v !== null ? `an array of ${describe(v)}` : 'a flat array'}`,
+      detail: minDimensions === 1 ? `expected an array (nested to any depth) of numbers, got ${describe(value)}` : `expected nested arrays of at least 2 dimensions [N][C], got ${shape.length === 0 ? describe(value) : typeof v === 'object' && v !== null ? `an array of ${describe(v)}` : 'a flat array'}`,
     });
     return null;
   }

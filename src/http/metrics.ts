@@ -72,8 +72,16 @@ export class Metrics implements ScoringObserver {
   // One labelled child per path and protocol, made once: observe({ path, protocol }) would hash the label set on
   // every request.
   readonly #scoringBy = {
-    inline: { score: this.#scoring.labels('inline', 'score'), inference: this.#scoring.labels('inline', 'inference') },
-    worker: { score: this.#scoring.labels('worker', 'score'), inference: this.#scoring.labels('worker', 'inference') },
+    inline: {
+      score: this.#scoring.labels('inline', 'score'),
+      inference: this.#scoring.labels('inline', 'inference'),
+      merge: this.#scoring.labels('inline', 'merge'),
+    },
+    worker: {
+      score: this.#scoring.labels('worker', 'score'),
+      inference: this.#scoring.labels('worker', 'inference'),
+      merge: this.#scoring.labels('worker', 'merge'),
+    },
   } satisfies Record<ScoringPath, Record<Protocol, unknown>>;
 
   scored(path: ScoringPath, protocol: Protocol, seconds: number, samples: number, elements: number): void {

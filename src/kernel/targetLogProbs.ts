@@ -1,10 +1,7 @@
-import { summarize } from './summary.js';
-import type { Evaluation, RowLosses, TargetLogProbProblem, TargetLogProbTask, Unit } from './types.js';
-
-/** The outcome of scoring target log-probabilities: as `Evaluation`, with this input form's problems. */
-export type TargetLogProbEvaluation =
-  | Exclude<Evaluation, { status: 'invalid' }>
-  | { status: 'invalid'; problems: TargetLogProbProblem[] };
+import type { Diagnostics } from './diagnostics.js';
+import { NonNegativeSum } from './float64.js';
+import { pairOf } from './pair.js';
+import type { InputProblem, RowLosses, TargetLogProbTask } from './types.js';
 
 /**
  * Checks every value: a log-probability is a number ≤ 0 (NaN and +Infinity are NOT_FINITE, anything above 0 is
@@ -12,14 +9,14 @@ export type TargetLogProbEvaluation =
  * infinite loss, which `targetLogProbRows` reports as the first non-finite row (a 422, like any infinite loss); where
  * the mask is 0 it is not counted. Masked values are checked like the others. At most `limit` problems, values first.
  */
-export function findTargetLogProbProblems(task: TargetLogProbTask, limit = 10): TargetLogProbProblem[] {
+export function findTargetLogProbProblems(task: TargetLogProbTask, limit = 10): InputProblem[] {
   const { values, mask } = task;
   checkLengths(task);
-  const problems: TargetLogProbProblem[] = [];
+  const problems: InputProblem[] = [];
   for (let i = 0; i < values.length && problems.length < limit; i++) {
     const v = values[i]!;
-    if (Number.isNaN(v) || v === Infinity) problems.push({ kind: 'NOT_FINITE', field: 'targetLogProbs', index: i, value: v });
-    else if (v > 0) problems.push({ kind: 'LOG_PROBABILITY_POSITIVE', field: 'targetLogProbs', index: i, value: v });
+    if (Number.isNaN(v) || v === Infinity) problems.push({ kind: 'NOT_FINITE', field: 'input', index: i, value: v });
+    else if (v > 0) problems.push({ kind: 'LOG_PROBABILITY_POSITIVE', field: 'input', index: i, value: v });
   }
   if (mask !== null) {
     for (let i = 0; i < mask.length && problems.length < limit; i++) {
@@ -69,28 +66,30 @@ export function targetLogProbWeights(task: TargetLogProbTask): Float64Array {
   return weights;
 }
 
-/**
- * Validates and scores target log-probabilities, as `evaluate` does a ScoreTask: problems, or the first counted
- * −Infinity (or a loss that overflows in bits) as a not-finite row, or the summary (accuracy null).
- * `targetLogProbRows(task).losses` is converted in place by `summarize`, so a caller that needs the losses in nats
- * (for `scoreSequences`) calls the two steps itself.
- */
-export function evaluateTargetLogProbs(task: TargetLogProbTask, unit: Unit): TargetLogProbEvaluation {
-  const problems = findTargetLogProbProblems(task);
-  if (problems.length > 0) return { status: 'invalid', problems };
-  const rows = targetLogProbRows(task);
-  if (rows.nonFiniteRow >= 0) return { status: 'not-finite', row: rows.nonFiniteRow };
-  if (unit === 'bits') {
-    const row = rows.losses.findIndex((x) => !Number.isFinite(x / Math.LN2));
-    if (row >= 0) return { status: 'not-finite', row };
-  }
-  const summary = summarize(rows, unit);
-  if (summary === null) return { status: 'not-finite', row: -1 };
-  return { status: 'ok', summary: { ...summary, accuracy: null } };
-}
-
 function checkLengths(task: TargetLogProbTask): void {
   if (task.mask !== null && task.mask.length !== task.values.length) {
     throw new RangeError(`target log-probabilities: ${task.values.length} values but ${task.mask.length} mask values`);
   }
+}
+
+/**
+ * The one diagnostic target log-probabilities allow: the probability of the true token, e^value per counted element
+ * (NaN where masked), and its running sum for mean_probability. Every other figure needs the class distribution.
+ */
+export function targetLogProbDiagnostics(task: TargetLogProbTask): Diagnostics {
+  const { values, mask } = task;
+  const probability = new Float64Array(values.length).fill(NaN);
+  const sum = new NonNegativeSum();
+  let count = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (mask !== null && mask[i] === 0) continue;
+    count++;
+    probability[i] = Math.exp(values[i]!);
+    sum.add(probability[i]!);
+  }
+  return {
+    rows: { probability },
+    state: { count, probability: pairOf(sum.high, sum.low), reciprocalRank: null, topK: null, entropy: null, kl: null, brier: null, calibration: null },
+    nonFinite: null,
+  };
 }

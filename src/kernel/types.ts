@@ -1,12 +1,16 @@
-/** What the model produced for each sample: unnormalised scores or a probability distribution. */
-export type InputKind = 'logits' | 'probabilities';
+/**
+ * What the model produced for each sample: unnormalised scores or a probability distribution over the classes, or
+ * only the log-probability it gave the true class (a serving engine's prompt logprobs: one number a sample).
+ */
+export type InputKind = 'logits' | 'probabilities' | 'targetLogProbs';
 
 export type Unit = 'nats' | 'bits';
 
 /**
  * One batch, flattened row-major: `rows` samples (every leading dimension folded together) of `classes` values.
- * Exactly one of `labels` and `targets` is set. Labels are stored as float64 so that any safe integer, including an
- * `ignoreIndex` outside int32, is held exactly.
+ * Exactly one of `labels` and `targets` is set, except for target log-probabilities (`classes` 1, no truth: the input
+ * is the truth's log-probability, counted where `mask` is not 0). Labels are stored as float64 so that any safe
+ * integer, including an `ignoreIndex` outside int32, is held exactly.
  */
 export interface ScoreTask {
   kind: InputKind;
@@ -20,6 +24,8 @@ export interface ScoreTask {
   sampleWeights: Float64Array | null;
   /** Probabilities only: divide each row by its sum first (renormalised rows need not sum to 1 within 1e-4). */
   renormalize: boolean;
+  /** Target log-probabilities only: 1 = counted, 0 = not; null counts every sample. */
+  mask: Float64Array | null;
   ignoreIndex: number;
   labelSmoothing: number;
   epsilon: number;
@@ -27,7 +33,7 @@ export interface ScoreTask {
 }
 
 /** Which field of the task a problem is in; `index` is the flat (row-major) index into that field. */
-export type TaskField = 'input' | 'labels' | 'targets' | 'classWeights' | 'sampleWeights';
+export type TaskField = 'input' | 'labels' | 'targets' | 'classWeights' | 'sampleWeights' | 'mask';
 
 export type InputProblemKind =
   | 'NOT_FINITE' // NaN or +Infinity (or -Infinity where it cannot mean a masked class)
@@ -38,7 +44,9 @@ export type InputProblemKind =
   | 'NEGATIVE_WEIGHT'
   | 'LABEL_OUT_OF_RANGE'
   | 'LABEL_NOT_INTEGER'
-  | 'LABEL_ON_MASKED_CLASS';
+  | 'LABEL_ON_MASKED_CLASS'
+  | 'LOG_PROBABILITY_POSITIVE' // a target log-probability above 0
+  | 'MASK_NOT_BINARY'; // a mask value other than 0 or 1
 
 export interface InputProblem {
   kind: InputProblemKind;
@@ -82,29 +90,9 @@ export type Evaluation =
   /** `row` is the first sample whose loss is not finite, or -1 when only the sum of the losses overflows. */
   | { status: 'not-finite'; row: number };
 
-/**
- * A batch given as the log-probability the model assigned to each true token (any shape, flattened row-major): the
- * loss of element i is −values[i], counted unless mask[i] is 0.
- */
+/** A batch of target log-probabilities, flattened: the loss of element i is −values[i], counted unless mask[i] is 0. */
 export interface TargetLogProbTask {
   values: Float64Array;
   /** Same length as `values`, each 0 (not counted) or 1; null counts everything. */
   mask: Float64Array | null;
-}
-
-/**
- * What can be wrong with a TargetLogProbTask. Kept apart from InputProblemKind (a union the HTTP layer maps
- * exhaustively) until the codec adopts them.
- */
-export type TargetLogProbProblemKind =
-  | 'NOT_FINITE' // NaN or +Infinity (−Infinity is an infinite loss, reported as a not-finite result)
-  | 'LOG_PROBABILITY_POSITIVE' // a log-probability above 0
-  | 'MASK_NOT_BINARY'; // a mask value other than 0 or 1
-
-export interface TargetLogProbProblem {
-  kind: TargetLogProbProblemKind;
-  field: 'targetLogProbs' | 'mask';
-  /** Flat (row-major) index of the element. */
-  index: number;
-  value: number;
 }

@@ -31,6 +31,8 @@ const KERNEL_CODES: Record<InputProblemKind, ErrorCode> = {
   LABEL_NOT_INTEGER: 'XENT_LABEL_NOT_INTEGER',
   LABEL_OUT_OF_RANGE: 'XENT_LABEL_OUT_OF_RANGE',
   LABEL_ON_MASKED_CLASS: 'XENT_LABEL_ON_MASKED_CLASS',
+  LOG_PROBABILITY_POSITIVE: 'XENT_LOG_PROBABILITY_POSITIVE',
+  MASK_NOT_BINARY: 'XENT_INVALID_MASK',
 };
 
 export type Resolved = { found: true; value: unknown } | { found: false };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { summarize } from '../../src/kernel/summary.js';
+import { evaluate } from '../../src/kernel/evaluate.js';
 import {
-  evaluateTargetLogProbs,
   findTargetLogProbProblems,
   targetLogProbRows,
   targetLogProbWeights,
@@ -12,13 +12,33 @@ function taskOf(values: number[], mask?: number[]): TargetLogProbTask {
   return { values: Float64Array.from(values), mask: mask === undefined ? null : Float64Array.from(mask) };
 }
 
+/** The kernel's evaluate on target log-probabilities: rows of one value, no truth. */
+function evaluateTargetLogProbs(task: TargetLogProbTask, unit: 'nats' | 'bits') {
+  return evaluate({
+    kind: 'targetLogProbs',
+    rows: task.values.length,
+    classes: 1,
+    input: task.values,
+    labels: null,
+    targets: null,
+    classWeights: null,
+    sampleWeights: null,
+    renormalize: false,
+    mask: task.mask,
+    ignoreIndex: -100,
+    labelSmoothing: 0,
+    epsilon: 0,
+    unit,
+  });
+}
+
 describe('targetLogProbs - validation', () => {
   it('NaN and +Infinity are NOT_FINITE, values above 0 LOG_PROBABILITY_POSITIVE, at their flat index', () => {
     expect(findTargetLogProbProblems(taskOf([-1, NaN, 0.5, Infinity, 0, -0, 5e-324]))).toEqual([
-      { kind: 'NOT_FINITE', field: 'targetLogProbs', index: 1, value: NaN },
-      { kind: 'LOG_PROBABILITY_POSITIVE', field: 'targetLogProbs', index: 2, value: 0.5 },
-      { kind: 'NOT_FINITE', field: 'targetLogProbs', index: 3, value: Infinity },
-      { kind: 'LOG_PROBABILITY_POSITIVE', field: 'targetLogProbs', index: 6, value: 5e-324 },
+      { kind: 'NOT_FINITE', field: 'input', index: 1, value: NaN },
+      { kind: 'LOG_PROBABILITY_POSITIVE', field: 'input', index: 2, value: 0.5 },
+      { kind: 'NOT_FINITE', field: 'input', index: 3, value: Infinity },
+      { kind: 'LOG_PROBABILITY_POSITIVE', field: 'input', index: 6, value: 5e-324 },
     ]);
   });
 
@@ -28,7 +48,7 @@ describe('targetLogProbs - validation', () => {
 
   it('mask values other than 0 and 1 are MASK_NOT_BINARY, after the values', () => {
     expect(findTargetLogProbProblems(taskOf([1, -1, -1, -1], [1, 2, 0.5, NaN]))).toEqual([
-      { kind: 'LOG_PROBABILITY_POSITIVE', field: 'targetLogProbs', index: 0, value: 1 },
+      { kind: 'LOG_PROBABILITY_POSITIVE', field: 'input', index: 0, value: 1 },
       { kind: 'MASK_NOT_BINARY', field: 'mask', index: 1, value: 2 },
       { kind: 'MASK_NOT_BINARY', field: 'mask', index: 2, value: 0.5 },
       { kind: 'MASK_NOT_BINARY', field: 'mask', index: 3, value: NaN },
@@ -94,7 +114,7 @@ describe('targetLogProbs - losses', () => {
 
   it('invalid input - the problems, before any scoring', () => {
     const e = evaluateTargetLogProbs(taskOf([0.1, -Infinity]), 'nats');
-    expect(e).toEqual({ status: 'invalid', problems: [{ kind: 'LOG_PROBABILITY_POSITIVE', field: 'targetLogProbs', index: 0, value: 0.1 }] });
+    expect(e).toEqual({ status: 'invalid', problems: [{ kind: 'LOG_PROBABILITY_POSITIVE', field: 'input', index: 0, value: 0.1 }] });
   });
 
   it('a loss finite in nats but not in bits - reported as not finite at its element', () => {

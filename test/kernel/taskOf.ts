@@ -14,6 +14,7 @@ export function taskOf(r: ReferenceRequest & { unit?: 'nats' | 'bits' }): ScoreT
     classWeights: r.classWeights === undefined ? null : Float64Array.from(r.classWeights),
     sampleWeights: r.sampleWeights === undefined ? null : Float64Array.from(r.sampleWeights),
     renormalize: r.renormalize ?? false,
+    mask: null,
     ignoreIndex: r.ignoreIndex ?? -100,
     labelSmoothing: r.labelSmoothing ?? 0,
     epsilon: r.epsilon ?? 0,

@@ -3,11 +3,15 @@ import { pointerTo } from '../pointer.js';
 import { FOREIGN_NAMES, SCORE_FIELDS } from '../fields.js';
 import {
   buildTask,
+  checkPartScope,
+  checkSequenceScope,
+  checkTextLengths,
   expectedShape,
-  pickOne,
+  pickParts,
   resolveClassAxis,
   resolveOptions,
   shapeHint,
+  type ClassInputField,
   type DecodedTask,
   type GivenOptions,
   type OtherTensor,
@@ -40,33 +44,61 @@ export function decodeScoreRequest(body: unknown, limits: DecodeLimits): Decoded
   checkKeys(fields, '', (key) => SCORE_FIELDS.has(key), unknownField, issues);
 
   const has = (name: string) => Object.hasOwn(fields, name);
-  const inputField = pickOne('logits', 'probabilities', has, (name) => `/${name}`, '', issues);
-  const truthField = pickOne('labels', 'targets', has, (name) => `/${name}`, '', issues);
+  const { input: inputField, truth: truthField } = pickParts(has, (name) => `/${name}`, '', issues);
   const options = resolveOptions(fields as GivenOptions, inputField, truthField, (name) => pointerTo(name), issues);
-  if (issues.length > 0 || inputField === null || truthField === null || options === null) throwIssues(issues);
+  checkPartScope(inputField, has, (name) => pointerTo(name), issues);
+  if (issues.length > 0 || inputField === null || options === null || (truthField === null && inputField !== 'target_log_probs')) {
+    throwIssues(issues);
+  }
 
   const capacity = limits.bodyBytes === undefined ? Infinity : maxJsonNumbers(limits.bodyBytes);
-  const shape = inferShape(fields[inputField], inputField, issues);
+  const logProbs = inputField === 'target_log_probs';
+  const shape = inferShape(fields[inputField], inputField, issues, logProbs ? 1 : 2);
   if (shape === null) throwIssues(issues);
-  const classAxis = resolveClassAxis(options.classDim, shape.length, inputField, '/class_dim', issues);
-  if (classAxis === null) throwIssues(issues);
+  const classAxis = logProbs ? null : resolveClassAxis(options.classDim, shape.length, inputField, '/class_dim', issues);
+  if (!logProbs && classAxis === null) throwIssues(issues);
   checkInputShape(shape, limits.maxElements, pointerTo(inputField), () => pointerTo(inputField), issues);
   const input = readNestedTensor(fields[inputField], shape, inputField, JSON_NUMBER, capacity, issues);
   if (input === null) throwIssues(issues);
-  const other = (field: OtherTensor): Float64Array | null => {
+  const rowShape = classAxis === null ? shape : expectedShape('labels', shape, classAxis);
+  const other = (field: OtherTensor | 'mask'): Float64Array | null => {
+    if (!has(field)) return null;
     const value = fields[field];
-    const hint = shapeHint(field, looseShape(value), shape, classAxis, inputField);
+    if (field === 'mask') return readNestedTensor(value, rowShape, field, JSON_NUMBER, capacity, issues);
+    const hint = shapeHint(field, looseShape(value), shape, classAxis!, inputField as ClassInputField);
     if (hint !== null) {
       issues.push({ code: 'XENT_INVALID_SHAPE', pointer: pointerTo(field), detail: hint });
       return null;
     }
-    return readNestedTensor(value, expectedShape(field, shape, classAxis), field, JSON_NUMBER, capacity, issues);
+    return readNestedTensor(value, expectedShape(field, shape, classAxis!), field, JSON_NUMBER, capacity, issues);
   };
-  const truth = other(truthField);
-  const classWeights = has('class_weights') ? other('class_weights') : null;
-  const sampleWeights = has('sample_weights') ? other('sample_weights') : null;
-  if (issues.length > 0 || truth === null) throwIssues(issues);
-  return buildTask({ field: inputField, tensor: { data: input, shape } }, { field: truthField, data: truth }, classWeights, sampleWeights, options, classAxis);
+  const truth = truthField === null ? null : other(truthField);
+  const parts = {
+    classWeights: other('class_weights'),
+    sampleWeights: other('sample_weights'),
+    mask: other('mask'),
+    bytes: checkTextLengths(textLengths(fields.bytes, 'bytes', issues), 'bytes', rowShape[0]!, (i) => pointerTo('bytes', i === undefined ? [] : [i]), issues),
+    words: checkTextLengths(textLengths(fields.words, 'words', issues), 'words', rowShape[0]!, (i) => pointerTo('words', i === undefined ? [] : [i]), issues),
+  };
+  checkSequenceScope(options, rowShape, (name) => pointerTo(name), issues);
+  if (issues.length > 0 || (truthField !== null && truth === null)) throwIssues(issues);
+  return buildTask(
+    { field: inputField, tensor: { data: input, shape } },
+    truthField === null ? null : { field: truthField, data: truth! },
+    parts,
+    options,
+    classAxis,
+  );
+}
+
+/** bytes or words as given: a flat array of numbers (checked as lengths by the task builder), or null. */
+function textLengths(value: unknown, name: 'bytes' | 'words', issues: Issue[]): Float64Array | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value)) {
+    issues.push({ code: 'XENT_INVALID_SHAPE', pointer: pointerTo(name), detail: `${name} must be an array of lengths, one per sequence, got ${describe(value)}` });
+    return null;
+  }
+  return readNestedTensor(value, [value.length], name, JSON_NUMBER, Infinity, issues);
 }
 
 /** The shape nested arrays seem to have, from the first element at each depth (for hints; the walk checks it all). */

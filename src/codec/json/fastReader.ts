@@ -1,6 +1,6 @@
 import { pow2, splitHigh } from '../../kernel/float64.js';
 import type { Issue } from '../problems.js';
-import { buildTask, expectedShape, resolveClassAxis, resolveOptions, type DecodedTask } from '../task.js';
+import { buildTask, checkSequenceScope, expectedShape, resolveClassAxis, resolveOptions, type DecodedTask } from '../task.js';
 import { MAX_DIMENSIONS, type Tensor } from '../tensor.js';
 import type { DecodeLimits } from './decode.js';
 
@@ -49,6 +49,9 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
   let ignoreIndex: number | undefined;
   let classDim: number | undefined;
   let renormalize: boolean | undefined;
+  let include: string[] | undefined;
+  let topK: number[] | undefined;
+  let calibrationBins: number | undefined;
   let labelSmoothing: number | undefined;
   let epsilon: number | undefined;
   let unit: string | undefined;
@@ -83,14 +86,40 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
       case IGNORE_INDEX:
       case LABEL_SMOOTHING:
       case EPSILON:
-      case CLASS_DIM: {
+      case CLASS_DIM:
+      case CALIBRATION_BINS: {
         if (readNumbers(bytes, p, scratch, 0, 1) < 0) return null;
         const x = scratch[0]!;
         if (field === IGNORE_INDEX) ignoreIndex = x;
         else if (field === LABEL_SMOOTHING) labelSmoothing = x;
         else if (field === CLASS_DIM) classDim = x;
+        else if (field === CALIBRATION_BINS) calibrationBins = x;
         else epsilon = x;
         p = numbersEnd;
+        break;
+      }
+      case TOP_K: {
+        const tensor = readTensor(bytes, p, last, 64);
+        if (tensor === null || tensor.shape.length !== 1) return null;
+        topK = Array.from(tensor.data);
+        p = tensorEnd;
+        break;
+      }
+      case INCLUDE: {
+        // An array of plain strings.
+        if (bytes[p] !== OPEN_BRACKET) return null;
+        include = [];
+        p = skipBlanks(bytes, p + 1);
+        while (bytes[p] !== CLOSE_BRACKET) {
+          if (bytes[p] !== QUOTE) return null;
+          const end = endOfPlainString(bytes, p + 1, last);
+          if (end < 0) return null;
+          include.push(asciiText(bytes, p + 1, end));
+          p = skipBlanks(bytes, end + 1);
+          if (bytes[p] === COMMA) p = skipBlanks(bytes, p + 1);
+          else if (bytes[p] !== CLOSE_BRACKET) return null;
+        }
+        p++;
         break;
       }
       case RENORMALIZE: {
@@ -124,7 +153,17 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
   const inputField = has(LOGITS) ? 'logits' : 'probabilities';
   const truthField = has(LABELS) ? 'labels' : 'targets';
   const issues: Issue[] = [];
-  const given = { ignore_index: ignoreIndex, label_smoothing: labelSmoothing, epsilon, unit, class_dim: classDim, renormalize };
+  const given = {
+    ignore_index: ignoreIndex,
+    label_smoothing: labelSmoothing,
+    epsilon,
+    unit,
+    class_dim: classDim,
+    renormalize,
+    include,
+    top_k: topK,
+    calibration_bins: calibrationBins,
+  };
   const options = resolveOptions(given, inputField, truthField, () => '', issues);
   if (options === null) return null;
 
@@ -135,14 +174,11 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
   if (!sameShape(truth.shape, expectedShape(truthField, shape, classAxis))) return null;
   if (weights !== null && !sameShape(weights.shape, expectedShape('class_weights', shape, classAxis))) return null;
   if (sampleWeights !== null && !sameShape(sampleWeights.shape, expectedShape('sample_weights', shape, classAxis))) return null;
-  return buildTask(
-    { field: inputField, tensor: input },
-    { field: truthField, data: truth.data },
-    weights?.data ?? null,
-    sampleWeights?.data ?? null,
-    options,
-    classAxis,
-  );
+  const rowShape = expectedShape('labels', shape, classAxis);
+  checkSequenceScope(options, rowShape, () => '', issues);
+  if (issues.length > 0) return null;
+  const parts = { classWeights: weights?.data ?? null, sampleWeights: sampleWeights?.data ?? null, mask: null, bytes: null, words: null };
+  return buildTask({ field: inputField, tensor: input }, { field: truthField, data: truth.data }, parts, options, classAxis);
 }
 
 const TAB = 0x09;
@@ -179,6 +215,9 @@ const UNIT = 8;
 const SAMPLE_WEIGHTS = 9;
 const CLASS_DIM = 10;
 const RENORMALIZE = 11;
+const INCLUDE = 12;
+const TOP_K = 13;
+const CALIBRATION_BINS = 14;
 const FIELD_NAMES = [
   'logits',
   'probabilities',
@@ -192,6 +231,9 @@ const FIELD_NAMES = [
   'sample_weights',
   'class_dim',
   'renormalize',
+  'include',
+  'top_k',
+  'calibration_bins',
 ];
 
 const TRUE = [0x74, 0x72, 0x75, 0x65];

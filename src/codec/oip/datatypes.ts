@@ -27,10 +27,11 @@ export const INTEGER_DATATYPES = ['INT32', 'INT64'] as const;
 
 export type FloatDatatype = (typeof FLOAT_DATATYPES)[number];
 export type IntegerDatatype = (typeof INTEGER_DATATYPES)[number];
-/** The datatypes this service reads. */
-export type NumericDatatype = FloatDatatype | IntegerDatatype;
+/** The datatypes this service reads (BOOL for masks). */
+export type NumericDatatype = FloatDatatype | IntegerDatatype | 'BOOL';
 
 export const BYTES_PER_ELEMENT: Readonly<Record<NumericDatatype, number>> = {
+  BOOL: 1,
   FP16: 2,
   BF16: 2,
   FP32: 4,
@@ -184,6 +185,10 @@ export function decodeBinaryTensor(bytes: Uint8Array, offset: number, count: num
       break;
     case 'INT64':
       for (let i = 0; i < count; i++) out[i] = view.getInt32(i * 8 + 4, true) * TWO_POW_32 + view.getUint32(i * 8, true);
+      break;
+    case 'BOOL':
+      // One byte each; a value other than 0 or 1 is kept, and refused where the tensor is checked.
+      for (let i = 0; i < count; i++) out[i] = view.getUint8(i);
       break;
   }
   return out;

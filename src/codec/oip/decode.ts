@@ -1,11 +1,14 @@
-import { escapeToken } from '../pointer.js';
+import { escapeToken, pointerTo } from '../pointer.js';
 import { checkKeys, ProblemError, throwIfAny, throwIssues, type ErrorCode, type Issue } from '../problems.js';
 import { OPTION_NAMES } from '../fields.js';
 import { parseJson } from '../json/scan.js';
 import {
   buildTask,
+  checkPartScope,
+  checkSequenceScope,
+  checkTextLengths,
   expectedShape,
-  pickOne,
+  pickParts,
   resolveClassAxis,
   resolveOptions,
   shapeHint,
@@ -17,7 +20,7 @@ import {
 } from '../task.js';
 import { checkInputShape, MAX_DIMENSIONS, maxJsonNumbers, readFlatTensor, readNestedTensor, type ElementReader } from '../tensor.js';
 import { describe, excerpt } from '../text.js';
-import { INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_NAMES, type InputName, type OutputName } from './model.js';
+import { availableOutputs, INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_DATATYPES, OUTPUT_NAMES, type InputName, type OutputName } from './model.js';
 import {
   BYTES_PER_ELEMENT,
   PROTOCOL_DATATYPES,
@@ -33,8 +36,8 @@ import {
 export interface RequestedOutput {
   name: OutputName;
   binary: boolean;
-  /** FP64 unless the client asked for FP32 losses; count is INT64. */
-  datatype: 'FP64' | 'FP32' | 'INT64';
+  /** As OUTPUTS says, or FP32 for losses when the client asked for it. */
+  datatype: 'FP64' | 'FP32' | 'INT64' | 'BYTES';
 }
 
 /** An inference request turned into the kernel's task (and its layout), plus what the response must hold. */
@@ -97,34 +100,44 @@ export function decodeInferenceRequest(body: Uint8Array, headerLengthHeader: str
 
   const parameters = readParameters(present(header, 'parameters'), '/parameters', REQUEST_PARAMETERS, 'request', issues);
   const binaryDefault = readBoolean(parameters, 'binary_data_output', '/parameters', issues) ?? false;
-  const outputs = readOutputs(present(header, 'outputs'), binaryDefault, issues);
+  const requested = readOutputs(present(header, 'outputs'), binaryDefault, issues);
   const specs = readInputs(present(header, 'inputs'), issues);
   throwIfAny(issues);
 
   const has = (name: InputName) => specs.has(name);
   const at = (name: InputName) => `/inputs/${specs.get(name)?.position ?? ''}`;
-  const inputName = pickOne('logits', 'probabilities', has, at, '/inputs', issues);
-  const truthName = pickOne('labels', 'targets', has, at, '/inputs', issues);
+  const { input: inputName, truth: truthName } = pickParts(has, at, '/inputs', issues);
   const options = resolveOptions(parameters as GivenOptions, inputName, truthName, (name) => `/parameters/${escapeToken(name)}`, issues);
-  if (issues.length > 0 || inputName === null || truthName === null || options === null) throwIssues(issues);
+  checkPartScope(inputName, has, (name) => at(name as InputName), issues);
+  if (issues.length > 0 || inputName === null || options === null || (truthName === null && inputName !== 'target_log_probs')) throwIssues(issues);
 
+  const logProbs = inputName === 'target_log_probs';
   const inputSpec = specs.get(inputName)!;
   const shape = inputSpec.shape;
   const shapeAt = `/inputs/${inputSpec.position}/shape`;
-  if (shape.length < 2) {
+  if (shape.length < (logProbs ? 1 : 2)) {
     issues.push({
       code: 'XENT_INVALID_SHAPE',
       pointer: shapeAt,
-      detail: `input "${inputName}" has shape [${shape.join(', ')}]; expected at least 2 dimensions [N, C] (the class dimension last, or where class_dim says)`,
+      detail: logProbs
+        ? `input "${inputName}" has shape []; expected at least 1 dimension`
+        : `input "${inputName}" has shape [${shape.join(', ')}]; expected at least 2 dimensions [N, C] (the class dimension last, or where class_dim says)`,
     });
   } else {
     checkInputShape(shape, limits.maxElements, shapeAt, (axis) => `${shapeAt}/${axis}`, issues);
   }
   throwIfAny(issues);
-  const classAxis = resolveClassAxis(options.classDim, shape.length, inputName, '/parameters/class_dim', issues);
-  if (classAxis === null) throwIssues(issues);
-  const others = (['class_weights', 'sample_weights'] as const).filter((name) => specs.has(name));
-  for (const name of [truthName, ...others]) checkShape(specs.get(name)!, name, inputSpec, classAxis, issues);
+  const classAxis = logProbs ? null : resolveClassAxis(options.classDim, shape.length, inputName, '/parameters/class_dim', issues);
+  if (!logProbs && classAxis === null) throwIssues(issues);
+  const rowShape = classAxis === null ? shape : expectedShape('labels', shape, classAxis);
+  for (const name of ['labels', 'targets', 'class_weights', 'sample_weights', 'mask', 'bytes', 'words'] as const) {
+    const spec = specs.get(name);
+    if (spec === undefined) continue;
+    if (name === 'mask') checkDeclared(spec, rowShape, `one 0 or 1 per element of ${inputName}`, issues);
+    else if (name === 'bytes' || name === 'words') checkDeclared(spec, [rowShape[0]!], 'one length per sequence: the first dimension of the samples', issues);
+    else checkShape(spec, name, inputSpec, classAxis!, issues);
+  }
+  checkSequenceScope(options, rowShape, (name) => `/parameters/${name}`, issues);
   throwIfAny(issues);
 
   layOutBinaryData([...specs.values()].sort((a, b) => a.position - b.position), body.length, headerLength, issues);
@@ -133,15 +146,43 @@ export function decodeInferenceRequest(body: Uint8Array, headerLengthHeader: str
   const jsonBytes = headerLength ?? body.length;
   const read = (name: InputName) => (specs.has(name) ? readTensor(body, jsonBytes, specs.get(name)!, issues) : null);
   const input = read(inputName);
-  const truth = read(truthName);
-  const classWeights = read('class_weights');
-  const sampleWeights = read('sample_weights');
-  if (issues.length > 0 || input === null || truth === null) throwIssues(issues);
-  return {
-    ...buildTask({ field: inputName, tensor: { data: input, shape } }, { field: truthName, data: truth }, classWeights, sampleWeights, options, classAxis),
-    id: typeof id === 'string' ? id : null,
-    outputs,
+  const truth = truthName === null ? null : read(truthName);
+  const parts = {
+    classWeights: read('class_weights'),
+    sampleWeights: read('sample_weights'),
+    mask: read('mask'),
+    bytes: checkTextLengths(read('bytes'), 'bytes', rowShape[0]!, (i) => pointerTo('bytes', i === undefined ? [] : [i]), issues),
+    words: checkTextLengths(read('words'), 'words', rowShape[0]!, (i) => pointerTo('words', i === undefined ? [] : [i]), issues),
   };
+  if (issues.length > 0 || input === null || (truthName !== null && truth === null)) throwIssues(issues);
+  const context = { include: options.include, bytes: parts.bytes !== null, words: parts.words !== null };
+  const available = availableOutputs(context);
+  const missing = requested === null ? -1 : requested.findIndex((o) => !available.includes(o.name));
+  if (missing >= 0) {
+    const o = requested![missing]!;
+    throwIssues([
+      {
+        code: 'XENT_INVALID_OPTION',
+        pointer: `/outputs/${missing}/name`,
+        detail: `output "${o.name}" is not computed for this request: ask for it with the request parameter include (or bytes, words); this request has ${available.join(', ')}`,
+      },
+    ]);
+  }
+  return {
+    ...buildTask({ field: inputName, tensor: { data: input, shape } }, truthName === null ? null : { field: truthName, data: truth! }, parts, options, classAxis),
+    id: typeof id === 'string' ? id : null,
+    outputs: requested ?? available.map((name) => ({ name, binary: binaryDefault, datatype: OUTPUT_DATATYPES[name] })),
+  };
+}
+
+/** A mask or text lengths tensor must have the shape it is for. */
+function checkDeclared(spec: InputSpec, expected: number[], why: string, issues: Issue[]): void {
+  if (spec.shape.length === expected.length && spec.shape.every((d, i) => d === expected[i])) return;
+  issues.push({
+    code: 'XENT_INVALID_SHAPE',
+    pointer: `/inputs/${spec.position}/shape`,
+    detail: `input "${spec.name}" has shape [${spec.shape.join(', ')}]; expected [${expected.join(', ')}] (${why})`,
+  });
 }
 
 /** The JSON header's length from `Inference-Header-Content-Length`, or null when the whole body is JSON. */
@@ -206,14 +247,14 @@ function readBoolean(parameters: Record<string, unknown>, key: string, pointer: 
   return undefined;
 }
 
-function readOutputs(value: unknown, binaryDefault: boolean, issues: Issue[]): RequestedOutput[] {
-  const all = () => OUTPUT_NAMES.map((name) => ({ name, binary: binaryDefault, datatype: name === 'count' ? 'INT64' : 'FP64' }) as const);
-  if (value === undefined) return all();
+/** The outputs the request names, or null for every output the request has. */
+function readOutputs(value: unknown, binaryDefault: boolean, issues: Issue[]): RequestedOutput[] | null {
+  if (value === undefined) return null;
   if (!Array.isArray(value)) {
     issues.push({ code: 'XENT_BAD_REQUEST', pointer: '/outputs', detail: `outputs must be an array, got ${describe(value)}` });
     return [];
   }
-  if (value.length === 0) return all();
+  if (value.length === 0) return null;
   const outputs: RequestedOutput[] = [];
   const seen = new Map<string, number>();
   value.forEach((entry: unknown, i) => {
@@ -240,7 +281,7 @@ function readOutputs(value: unknown, binaryDefault: boolean, issues: Issue[]): R
     seen.set(name, i);
     const parameters = readParameters(present(fields, 'parameters'), `${at}/parameters`, OUTPUT_PARAMETERS, 'output', issues);
     const binary = readBoolean(parameters, 'binary_data', `${at}/parameters`, issues) ?? binaryDefault;
-    let datatype: RequestedOutput['datatype'] = name === 'count' ? 'INT64' : 'FP64';
+    let datatype: RequestedOutput['datatype'] = OUTPUT_DATATYPES[name as OutputName];
     const asked = parameters.datatype;
     if (asked !== undefined) {
       if (name !== 'losses') {
@@ -470,7 +511,14 @@ function integerReader(datatype: IntegerDatatype): ElementReader {
   };
 }
 
+/** BOOL elements: JSON true and false (and 0 and 1, as some clients write them). */
+const BOOL_READER: ElementReader = {
+  value: (x) => (x === true || x === 1 ? 1 : x === false || x === 0 ? 0 : NaN),
+  problem: (x) => ({ code: 'XENT_INVALID_MASK', detail: `expected true or false, got ${describe(x)}` }),
+};
+
 const ELEMENT_READERS: Readonly<Record<NumericDatatype, ElementReader>> = {
+  BOOL: BOOL_READER,
   FP64: floatReader('FP64'),
   FP32: floatReader('FP32'),
   FP16: floatReader('FP16'),

@@ -1,17 +1,18 @@
+import type { Evaluation } from '../../kernel/evaluate.js';
 import type { Unit } from '../../kernel/types.js';
-import type { CostFigures } from '../figures.js';
+import { costFigures, extraFigures, type CostFigures } from '../figures.js';
 import { pointerTo, unflatten } from '../pointer.js';
 import { ProblemError } from '../problems.js';
 import { encodeFp32, encodeFp64, encodeInt64 } from './datatypes.js';
 import { sampleIndices } from '../task.js';
-import type { DecodedInference, RequestedOutput } from './decode.js';
-import { MODEL_NAME, MODEL_VERSION } from './model.js';
+import type { DecodedInference } from './decode.js';
+import { MODEL_NAME, MODEL_VERSION, type OutputName } from './model.js';
 
 export interface ResponseOutput {
   name: string;
   datatype: string;
   shape: number[];
-  data?: number[];
+  data?: (number | string | null)[];
   parameters?: { binary_data_size: number };
 }
 
@@ -31,14 +32,31 @@ export type EncodedResponse = { kind: 'json'; body: InferenceResponse } | { kind
  * order, when none were named), each as JSON data or as binary tensor data. An undefined figure (cost, perplexity or
  * accuracy when nothing is counted: null in the JSON API) is an empty tensor of shape [0], never NaN.
  */
-export function encodeInferenceResponse(figures: CostFigures, losses: Float64Array, request: DecodedInference): EncodedResponse {
+export function encodeInferenceResponse(scored: Extract<Evaluation, { status: 'ok' }>, request: DecodedInference): EncodedResponse {
   const rowShape = request.layout.rowShape;
   const outputs: ResponseOutput[] = [];
   const chunks: Buffer[] = [];
+  const figures = costFigures(scored.summary);
+  const valuesOf = outputValues(scored, request, figures);
 
   for (const requested of request.outputs) {
-    const values = valuesOf(requested, figures, losses);
-    const shape = requested.name === 'losses' ? rowShape : [values.length];
+    const output = valuesOf(requested.name);
+    if (typeof output === 'string') {
+      // BYTES: the state's JSON, one element. Binary: a 4-byte little-endian length, then the bytes (the extension's layout).
+      const text = Buffer.from(output, 'utf8');
+      if (requested.binary) {
+        const bytes = Buffer.alloc(4 + text.length);
+        bytes.writeUInt32LE(text.length, 0);
+        text.copy(bytes, 4);
+        chunks.push(bytes);
+        outputs.push({ name: requested.name, datatype: 'BYTES', shape: [1], parameters: { binary_data_size: bytes.length } });
+      } else {
+        outputs.push({ name: requested.name, datatype: 'BYTES', shape: [1], data: [output] });
+      }
+      continue;
+    }
+    const shape = output.perSample ? rowShape : [output.values.length];
+    const values = output.values;
     if (requested.datatype === 'FP32') checkFp32Range(values, request, rowShape);
     if (requested.binary) {
       const bytes =
@@ -46,7 +64,8 @@ export function encodeInferenceResponse(figures: CostFigures, losses: Float64Arr
       chunks.push(bytes);
       outputs.push({ name: requested.name, datatype: requested.datatype, shape, parameters: { binary_data_size: bytes.length } });
     } else {
-      const data = requested.datatype === 'FP32' ? Array.from(values, Math.fround) : Array.from(values);
+      // JSON has no NaN: an element that is not defined (an ignored sample's diagnostic, an empty sequence's cost) is null.
+      const data = Array.from(values, (x) => (x !== x ? null : requested.datatype === 'FP32' ? Math.fround(x) : x));
       outputs.push({ name: requested.name, datatype: requested.datatype, shape, data });
     }
   }
@@ -63,24 +82,89 @@ export function encodeInferenceResponse(figures: CostFigures, losses: Float64Arr
   return { kind: 'binary', body: Buffer.concat([json, ...chunks]), headerLength: json.length };
 }
 
-function valuesOf(requested: RequestedOutput, f: CostFigures, losses: Float64Array): Float64Array {
-  const scalar = (x: number | null) => (x === null ? new Float64Array(0) : Float64Array.of(x));
-  switch (requested.name) {
-    case 'losses':
-      return losses;
-    case 'sum':
-      return scalar(f.sum);
-    case 'cost':
-      return scalar(f.cost);
-    case 'count':
-      return scalar(f.count);
-    case 'total_weight':
-      return scalar(f.total_weight);
-    case 'perplexity':
-      return scalar(f.perplexity);
-    case 'accuracy':
-      return scalar(f.accuracy);
-  }
+/**
+ * The values of every output a request can have: per-sample figures in the samples' order (NaN where a sample is not
+ * counted), per-sequence and per-bin ones as vectors (NaN for an undefined element), batch figures as one element or
+ * none when undefined (never NaN), the state as its JSON text.
+ */
+function outputValues(scored: Extract<Evaluation, { status: 'ok' }>, request: DecodedInference, f: CostFigures) {
+  const extra = extraFigures(scored, request, request.options, true);
+  const unit = scored.summary.unit;
+  const rows = scored.diagnostics?.rows ?? {};
+  const scalar = (x: number | null | undefined) => ({ perSample: false, values: x === null || x === undefined ? new Float64Array(0) : Float64Array.of(x) });
+  const vector = (xs: readonly (number | null | undefined)[]) => ({ perSample: false, values: Float64Array.from(xs, (x) => (x === null || x === undefined ? NaN : x)) });
+  const perSample = (xs: Float64Array | undefined, nats = false) => ({
+    perSample: true,
+    values: xs === undefined ? new Float64Array(0) : nats && unit === 'bits' ? xs.map((x) => x / Math.LN2) : xs,
+  });
+  const bins = extra.calibration?.bins ?? [];
+  const sequences = extra.sequences ?? [];
+  return (name: OutputName): { perSample: boolean; values: Float64Array } | string => {
+    switch (name) {
+      case 'losses':
+        return { perSample: true, values: scored.summary.losses };
+      case 'sum':
+      case 'cost':
+      case 'count':
+      case 'total_weight':
+      case 'perplexity':
+      case 'accuracy':
+        return scalar(f[name]);
+      case 'probability':
+      case 'rank':
+      case 'brier':
+        return perSample(rows[name]);
+      case 'entropy':
+      case 'kl':
+        return perSample(rows[name], true);
+      case 'mean_probability':
+      case 'mean_reciprocal_rank':
+      case 'mean_entropy':
+      case 'mean_kl':
+      case 'mean_brier':
+      case 'mean_sequence_perplexity':
+      case 'bits_per_byte':
+      case 'byte_perplexity':
+      case 'word_perplexity':
+        return scalar(extra[name]);
+      case 'top_k':
+        return vector(Object.keys(extra.top_k_accuracy ?? {}).map(Number));
+      case 'top_k_accuracy':
+        return vector(Object.values(extra.top_k_accuracy ?? {}));
+      case 'calibration_lower':
+        return vector(bins.map((b) => b.lower));
+      case 'calibration_upper':
+        return vector(bins.map((b) => b.upper));
+      case 'calibration_count':
+        return vector(bins.map((b) => b.count));
+      case 'calibration_confidence':
+        return vector(bins.map((b) => b.confidence));
+      case 'calibration_accuracy':
+        return vector(bins.map((b) => b.accuracy));
+      case 'calibration_ece':
+        return scalar(extra.calibration?.ece);
+      case 'calibration_mce':
+        return scalar(extra.calibration?.mce);
+      case 'sequence_sum':
+        return vector(sequences.map((q) => q.sum));
+      case 'sequence_count':
+        return vector(sequences.map((q) => q.count));
+      case 'sequence_total_weight':
+        return vector(sequences.map((q) => q.total_weight));
+      case 'sequence_cost':
+        return vector(sequences.map((q) => q.cost));
+      case 'sequence_perplexity':
+        return vector(sequences.map((q) => q.perplexity));
+      case 'sequence_bits_per_byte':
+        return vector(sequences.map((q) => q.bits_per_byte));
+      case 'sequence_byte_perplexity':
+        return vector(sequences.map((q) => q.byte_perplexity));
+      case 'sequence_word_perplexity':
+        return vector(sequences.map((q) => q.word_perplexity));
+      case 'state':
+        return JSON.stringify(extra.state);
+    }
+  };
 }
 
 /** FP32 losses on request: a loss beyond the float32 range would be Infinity, so it is refused like any non-finite result. */

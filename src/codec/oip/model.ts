@@ -1,3 +1,4 @@
+import type { IncludeName } from '../fields.js';
 import type { FloatDatatype, IntegerDatatype, NumericDatatype } from './datatypes.js';
 import { FLOAT_DATATYPES, INTEGER_DATATYPES } from './datatypes.js';
 
@@ -9,7 +10,17 @@ export const PLATFORM = 'xent';
 /** The extensions listed in the server metadata. */
 export const EXTENSIONS = ['binary_tensor_data'] as const;
 
-export type InputName = 'logits' | 'probabilities' | 'labels' | 'targets' | 'class_weights' | 'sample_weights';
+export type InputName =
+  | 'logits'
+  | 'probabilities'
+  | 'target_log_probs'
+  | 'labels'
+  | 'targets'
+  | 'class_weights'
+  | 'sample_weights'
+  | 'mask'
+  | 'bytes'
+  | 'words';
 
 /** The datatypes each input accepts; the first is the one the model metadata advertises. */
 export const INPUT_DATATYPES: Readonly<Record<InputName, readonly NumericDatatype[]>> = {
@@ -19,6 +30,10 @@ export const INPUT_DATATYPES: Readonly<Record<InputName, readonly NumericDatatyp
   targets: ['FP64', 'FP32', 'FP16', 'BF16'],
   class_weights: ['FP64', 'FP32', 'FP16', 'BF16'],
   sample_weights: ['FP64', 'FP32', 'FP16', 'BF16'],
+  target_log_probs: ['FP64', 'FP32', 'FP16', 'BF16'],
+  mask: ['BOOL', 'INT32', 'INT64'],
+  bytes: ['INT64', 'INT32'],
+  words: ['INT64', 'INT32'],
 };
 
 export const INPUT_NAMES = Object.keys(INPUT_DATATYPES) as InputName[];
@@ -31,9 +46,69 @@ export function isIntegerDatatype(d: NumericDatatype): d is IntegerDatatype {
   return (INTEGER_DATATYPES as readonly string[]).includes(d);
 }
 
-/** The outputs, in the order they are returned when the request names none. */
-export const OUTPUT_NAMES = ['losses', 'sum', 'cost', 'count', 'total_weight', 'perplexity', 'accuracy'] as const;
-export type OutputName = (typeof OUTPUT_NAMES)[number];
+/** What decides whether an output exists for a request. */
+export interface OutputContext {
+  include: ReadonlySet<IncludeName>;
+  bytes: boolean;
+  words: boolean;
+}
+
+/**
+ * Every output, in the order they are returned when the request names none, with its datatype and when it exists:
+ * the loss figures always; the diagnostics, sequence and text figures with what `include`, bytes and words ask for;
+ * per-sample figures in the samples' shape, per-sequence ones as [N], per-bin ones as [B], the state as one BYTES
+ * element holding its JSON. The names are the JSON API's (the per-sequence figures prefixed `sequence_`).
+ */
+export const OUTPUTS = [
+  ['losses', 'FP64', () => true],
+  ['sum', 'FP64', () => true],
+  ['cost', 'FP64', () => true],
+  ['count', 'INT64', () => true],
+  ['total_weight', 'FP64', () => true],
+  ['perplexity', 'FP64', () => true],
+  ['accuracy', 'FP64', () => true],
+  ['probability', 'FP64', (c) => c.include.has('probability')],
+  ['mean_probability', 'FP64', (c) => c.include.has('probability')],
+  ['rank', 'FP64', (c) => c.include.has('rank')],
+  ['mean_reciprocal_rank', 'FP64', (c) => c.include.has('rank')],
+  ['top_k', 'INT64', (c) => c.include.has('top_k')],
+  ['top_k_accuracy', 'FP64', (c) => c.include.has('top_k')],
+  ['entropy', 'FP64', (c) => c.include.has('entropy')],
+  ['mean_entropy', 'FP64', (c) => c.include.has('entropy')],
+  ['kl', 'FP64', (c) => c.include.has('kl')],
+  ['mean_kl', 'FP64', (c) => c.include.has('kl')],
+  ['brier', 'FP64', (c) => c.include.has('brier')],
+  ['mean_brier', 'FP64', (c) => c.include.has('brier')],
+  ['calibration_lower', 'FP64', (c) => c.include.has('calibration')],
+  ['calibration_upper', 'FP64', (c) => c.include.has('calibration')],
+  ['calibration_count', 'INT64', (c) => c.include.has('calibration')],
+  ['calibration_confidence', 'FP64', (c) => c.include.has('calibration')],
+  ['calibration_accuracy', 'FP64', (c) => c.include.has('calibration')],
+  ['calibration_ece', 'FP64', (c) => c.include.has('calibration')],
+  ['calibration_mce', 'FP64', (c) => c.include.has('calibration')],
+  ['sequence_sum', 'FP64', (c) => c.include.has('sequences')],
+  ['sequence_count', 'INT64', (c) => c.include.has('sequences')],
+  ['sequence_total_weight', 'FP64', (c) => c.include.has('sequences')],
+  ['sequence_cost', 'FP64', (c) => c.include.has('sequences')],
+  ['sequence_perplexity', 'FP64', (c) => c.include.has('sequences')],
+  ['sequence_bits_per_byte', 'FP64', (c) => c.include.has('sequences') && c.bytes],
+  ['sequence_byte_perplexity', 'FP64', (c) => c.include.has('sequences') && c.bytes],
+  ['sequence_word_perplexity', 'FP64', (c) => c.include.has('sequences') && c.words],
+  ['mean_sequence_perplexity', 'FP64', (c) => c.include.has('sequences') || c.bytes || c.words],
+  ['bits_per_byte', 'FP64', (c) => c.bytes],
+  ['byte_perplexity', 'FP64', (c) => c.bytes],
+  ['word_perplexity', 'FP64', (c) => c.words],
+  ['state', 'BYTES', (c) => c.include.has('state')],
+] as const satisfies readonly (readonly [string, 'FP64' | 'INT64' | 'BYTES', (c: OutputContext) => boolean])[];
+
+export const OUTPUT_NAMES = OUTPUTS.map(([name]) => name);
+export type OutputName = (typeof OUTPUTS)[number][0];
+export const OUTPUT_DATATYPES = Object.fromEntries(OUTPUTS.map(([name, datatype]) => [name, datatype])) as Record<OutputName, 'FP64' | 'INT64' | 'BYTES'>;
+
+/** The outputs that exist for a request, in the model's order. */
+export function availableOutputs(context: OutputContext): OutputName[] {
+  return OUTPUTS.filter(([, , exists]) => exists(context)).map(([name]) => name);
+}
 
 export interface TensorMetadata {
   name: string;
@@ -66,14 +141,10 @@ export const MODEL_METADATA: ModelMetadata = {
     { name: 'targets', datatype: 'FP64', shape: [-1, -1] },
     { name: 'class_weights', datatype: 'FP64', shape: [-1] },
     { name: 'sample_weights', datatype: 'FP64', shape: [-1] },
+    { name: 'target_log_probs', datatype: 'FP64', shape: [-1] },
+    { name: 'mask', datatype: 'BOOL', shape: [-1] },
+    { name: 'bytes', datatype: 'INT64', shape: [-1] },
+    { name: 'words', datatype: 'INT64', shape: [-1] },
   ],
-  outputs: [
-    { name: 'losses', datatype: 'FP64', shape: [-1] },
-    { name: 'sum', datatype: 'FP64', shape: [1] },
-    { name: 'cost', datatype: 'FP64', shape: [-1] },
-    { name: 'count', datatype: 'INT64', shape: [1] },
-    { name: 'total_weight', datatype: 'FP64', shape: [1] },
-    { name: 'perplexity', datatype: 'FP64', shape: [-1] },
-    { name: 'accuracy', datatype: 'FP64', shape: [-1] },
-  ],
+  outputs: OUTPUTS.map(([name, datatype]) => ({ name, datatype, shape: name === 'sum' || name === 'count' || name === 'total_weight' ? [1] : [-1] })),
 };

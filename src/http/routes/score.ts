@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { BodyLimits } from '../../codec/body.js';
 import { ERRORS, ProblemError } from '../../codec/problems.js';
 import type { Dispatcher, Scored } from '../../pool/dispatch.js';
-import { costResponseSchema, jsonSchemaOf, lossResponseSchema, problemSchema, scoreRequestDocument } from '../schemas/score.js';
+import { costResponseSchema, jsonSchemaOf, lossResponseSchema, mergeRequestDocument, problemSchema, scoreRequestDocument } from '../schemas/score.js';
 
 export interface ScoreRoutesOptions {
   dispatcher: Dispatcher;
@@ -75,4 +75,31 @@ export async function scoreRoutes(app: FastifyInstance, { dispatcher, limits }: 
       },
     );
   }
+
+  app.post(
+    '/merge',
+    {
+      config: { scoring: true },
+      schema: {
+        summary: 'Merge the states of batches into the figures of their union',
+        description:
+          'The states that answers with include: ["state"] carry (exact running sums and counts, with the options that give them meaning), merged as if every batch had been one request: the figures of POST /cost (and of the diagnostics and sequences the states hold) within 2 ulp of one request over all the data, whatever the split and the order, and the merged state for further merging. States of different options are a 400 (XENT_STATE_MISMATCH) naming the first that disagrees; a malformed or altered state is a 400 (XENT_INVALID_STATE), never a wrong number.',
+        tags: ['scoring'],
+        body: mergeRequestDocument,
+        response: {
+          200: { description: 'The figures of the union, and its state', content: { 'application/json': { schema: jsonSchemaOf(costResponseSchema) } } },
+          400: problemResponse('Not states this service wrote, or states of different options'),
+          401: problemResponse('Missing or invalid API key (when API keys are configured)'),
+          413: problemResponse('Body larger than BODY_LIMIT'),
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!Buffer.isBuffer(request.body)) {
+        throw ProblemError.of('XENT_INVALID_BODY', '', 'there is no body: send {"states": [...]} with Content-Type: application/json');
+      }
+      const scored = dispatcher.score({ protocol: 'merge', bytes: request.body, limits });
+      return sendScored(reply, scored instanceof Promise ? await scored : scored);
+    },
+  );
 }

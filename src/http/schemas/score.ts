@@ -122,3 +122,8 @@ export const nestedNumbersComponent = {
 
 /** The request body as the OpenAPI document shows it. */
 export const scoreRequestDocument = jsonSchemaOf(scoreRequestWithExamples);
+
+/** POST /merge's body: the states of batches, as answers with include: ["state"] give them. */
+export const mergeRequestDocument = jsonSchemaOf(
+  z.strictObject({ states: z.array(z.record(z.string(), z.unknown())).meta({ description: 'The states to merge, one per batch.' }) }),
+);

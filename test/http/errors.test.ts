@@ -35,6 +35,8 @@ const CASES: Case[] = [
   { name: 'an option given twice', raw: '{"logits": [[0, 1]], "labels": [0], "unit": "bits", "unit": "nats"}', status: 400, code: 'XENT_DUPLICATE_FIELD', pointer: '/unit' },
   { name: 'a key twice in a nested object', raw: '{"logits": [[0, 1]], "labels": [0], "unit": {"a": 1, "a": 2}}', status: 400, code: 'XENT_DUPLICATE_FIELD', pointer: '/unit/a' },
   { name: 'no input', body: { labels: [0] }, status: 400, code: 'XENT_MISSING_FIELD' },
+  { name: 'a positive target log-probability', body: { target_log_probs: [-1, 0.5] }, status: 400, code: 'XENT_LOG_PROBABILITY_POSITIVE', pointer: '/target_log_probs/1' },
+  { name: 'a mask value other than 0 or 1', body: { target_log_probs: [-1, -2], mask: [1, 2] }, status: 400, code: 'XENT_INVALID_MASK', pointer: '/mask/1' },
   { name: 'no truth', body: { logits: [[0, 1]] }, status: 400, code: 'XENT_MISSING_FIELD' },
   { name: 'logits and probabilities', body: { ...ok, probabilities: [[0.5, 0.5]] }, status: 400, code: 'XENT_CONFLICTING_FIELDS', pointer: '/probabilities' },
   { name: 'labels and targets', body: { ...ok, targets: [[1, 0, 0], [0, 0, 1]] }, status: 400, code: 'XENT_CONFLICTING_FIELDS', pointer: '/targets' },
@@ -108,6 +110,8 @@ const COVERED_ELSEWHERE: Partial<Record<ErrorCode, string>> = {
   XENT_WORKER_FAILED: 'fault injection: test/pool/faults.test.ts',
   XENT_NOT_READY: 'shutdown and overload: test/server/shutdown.test.ts, test/pool/faults.test.ts',
   XENT_SHUTTING_DOWN: 'a task submitted to a closed pool: test/pool/worker.test.ts',
+  XENT_INVALID_STATE: 'POST /merge with altered states: test/codec/diagnostics.test.ts',
+  XENT_STATE_MISMATCH: 'POST /merge with states of different options: test/codec/diagnostics.test.ts',
 };
 
 let apps: Record<'default' | 'small', FastifyInstance>;

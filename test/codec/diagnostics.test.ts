@@ -40,7 +40,7 @@ describe('diagnostics - by hand and from the reference', () => {
   it('probability, rank, entropy and Brier of each sample, and their means', async () => {
     const res = await post(app, '/loss', { ...body, include: ['probability', 'rank', 'entropy', 'brier'] });
     expect(res.status).toBe(200);
-    const b = res.body as Record<string, number[] & number>;
+    const b = res.body as { probability: number[]; entropy: number[]; brier: number[]; rank: number[]; mean_reciprocal_rank: number; mean_probability: number; mean_brier: number };
     body.logits.forEach((row, i) => {
       const q = softmax(row);
       const y = body.labels[i]!;
@@ -54,7 +54,7 @@ describe('diagnostics - by hand and from the reference', () => {
     // sample 2's label ties the maximum (1): nothing is strictly greater.
     expect(b.rank).toEqual([1, 3, 1]);
     expect(b.mean_reciprocal_rank).toBe(7 / 9); // (1 + 1/3 + 1) / 3, rounded once
-    expect(relative(b.mean_probability as number, (b.probability as number[]).reduce((s, x) => s + x, 0) / 3)).toBeLessThan(1e-15);
+    expect(relative(b.mean_probability, b.probability.reduce((s, x) => s + x, 0) / 3)).toBeLessThan(1e-15);
     expect(b.mean_brier).toBeDefined(); // in /loss, `brier` is per sample and the mean is mean_brier
     const cost = await post(app, '/cost', { ...body, include: ['brier'] });
     expect(cost.body.brier).toBe(b.mean_brier);

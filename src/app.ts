@@ -11,6 +11,7 @@ import { Metrics } from './http/metrics.js';
 import { healthRoutes } from './http/routes/health.js';
 import { inferenceRoutes } from './http/routes/inference.js';
 import { scoreRoutes } from './http/routes/score.js';
+import { streamRoutes } from './http/routes/stream.js';
 import { fastifyTrustProxy } from './http/trustProxy.js';
 import { Dispatcher } from './pool/dispatch.js';
 import { ScorePool } from './pool/scorePool.js';
@@ -81,7 +82,7 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
     workerNice: config.workerNice,
     ...(options.poolWorkerFile === undefined ? {} : { filename: options.poolWorkerFile }),
   });
-  const metrics = new Metrics(pool);
+  const metrics = new Metrics(pool, config.maxModels);
   const dispatcher = new Dispatcher(pool, { inlineMaxBytes: config.inlineMaxBytes, requestTimeoutMs: config.requestTimeoutMs }, metrics);
   const readiness = registerLifecycle(app, pool);
   const limits = { maxElements: config.maxElements };
@@ -93,5 +94,6 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   await app.register(healthRoutes, { readiness });
   await app.register(scoreRoutes, { dispatcher, limits });
   await app.register(inferenceRoutes, { dispatcher, limits, readiness, bodyLimit: config.bodyLimit });
+  await app.register(streamRoutes, { dispatcher, limits, lineLimit: config.bodyLimit });
   return app;
 }

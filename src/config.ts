@@ -77,6 +77,7 @@ const envSchema = z.object({
     .transform((s) => s.split(',').map((k) => k.trim()).filter((k) => k !== ''))
     .refine((keys) => keys.every((k) => k.length >= 16), 'every key must be at least 16 characters'),
   RATE_LIMIT: integer(0, 0),
+  MAX_MODELS: integer(0, 50),
   RATE_LIMIT_WINDOW_MS: integer(1000, 60_000),
   TRUST_PROXY: trustProxySchema,
 });
@@ -115,6 +116,8 @@ export interface Config {
   /** Scoring requests per client (API key, else IP address) per window; 0 = unlimited. */
   rateLimit: number;
   rateLimitWindowMs: number;
+  /** Distinct `model` names with their own metric labels; beyond, they count as "_other". */
+  maxModels: number;
   /** What the service should say about its configuration at start (a deprecated variable and what it became). */
   notices: readonly string[];
   /** Proxies trusted to name the client in X-Forwarded-For (its address is its rate-limit bucket without API keys). */
@@ -162,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     apiKeys: Object.freeze(e.API_KEYS),
     rateLimit: e.RATE_LIMIT,
     rateLimitWindowMs: e.RATE_LIMIT_WINDOW_MS,
+    maxModels: e.MAX_MODELS,
     notices: Object.freeze(notices),
     trustProxy: e.TRUST_PROXY,
   });

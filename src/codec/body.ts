@@ -1,4 +1,4 @@
-import { evaluate } from '../kernel/evaluate.js';
+import { evaluate, type Evaluation } from '../kernel/evaluate.js';
 import { answerFigures, assertScored, costFigures, lossFigures } from './figures.js';
 import { decodeScoreRequest } from './json/decode.js';
 import { readScoreRequest } from './json/fastReader.js';
@@ -6,7 +6,8 @@ import { parseJson } from './json/scan.js';
 import { decodeInferenceRequest } from './oip/decode.js';
 import { encodeInferenceResponse } from './oip/encode.js';
 import { checkKeys, ProblemError, throwIfAny, type Issue } from './problems.js';
-import { figuresOfState, mergeStates } from './state.js';
+import { figuresOfState, mergeStates, stateOf } from './state.js';
+import type { DecodedTask } from './task.js';
 import { excerpt } from './text.js';
 
 export interface BodyLimits {
@@ -25,7 +26,9 @@ export type BodyJob =
   /** An inference-protocol request: JSON, or a JSON header of `headerLength` bytes followed by binary tensors. */
   | { protocol: 'inference'; bytes: Uint8Array; headerLength: string | string[] | undefined; limits: BodyLimits }
   /** POST /merge: states of batches, to be answered as one batch. */
-  | { protocol: 'merge'; bytes: Uint8Array; limits: BodyLimits };
+  | { protocol: 'merge'; bytes: Uint8Array; limits: BodyLimits }
+  /** One line of POST /cost/stream: a /cost request, answered with its state only (the stream merges them). */
+  | { protocol: 'line'; bytes: Uint8Array; limits: BodyLimits };
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 export const BINARY_CONTENT_TYPE = 'application/octet-stream';
@@ -36,33 +39,65 @@ export const BINARY_CONTENT_TYPE = 'application/octet-stream';
  * raises them as a ProblemError). `samples` and `elements` are what was scored, for metrics.
  */
 export type BodyOutcome<Body extends string | Uint8Array = string | Uint8Array> =
-  | { ok: true; body: Body; contentType: string; inferenceHeaderLength: number | null; samples: number; elements: number }
+  | { ok: true; body: Body; contentType: string; inferenceHeaderLength: number | null; samples: number; elements: number; tally: Tally | null }
   | { ok: false; issues: [Issue, ...Issue[]] };
+
+/** What a request that names its `model` adds to that model's counters: the running figures, in nats. */
+export interface Tally {
+  model: string;
+  lossNats: number;
+  weight: number;
+  samples: number;
+  /** Samples whose arg-max is the true class; null where accuracy has no meaning (target log-probabilities). */
+  correct: number | null;
+}
+
+function tallyOf(decoded: DecodedTask, evaluation: Extract<Evaluation, { status: 'ok' }>): Tally | null {
+  const { model } = decoded.options;
+  if (model === null) return null;
+  const { sum, totalWeight, count, correct } = evaluation.totals;
+  return { model, lossNats: sum[0] + sum[1], weight: totalWeight[0] + totalWeight[1], samples: count, correct: decoded.task.kind === 'targetLogProbs' ? null : correct };
+}
 
 /** Decodes, evaluates and encodes one body; every refusal is returned as issues, anything else thrown is a bug. */
 export function scoreBody(job: BodyJob): BodyOutcome {
   try {
-    return job.protocol === 'score' ? scoreJson(job) : job.protocol === 'merge' ? mergeJson(job) : scoreInference(job);
+    switch (job.protocol) {
+      case 'score':
+        return scoreJson(job);
+      case 'inference':
+        return scoreInference(job);
+      case 'merge':
+        return mergeJson(job);
+      case 'line':
+        return scoreLine(job);
+    }
   } catch (err) {
     if (err instanceof ProblemError) return { ok: false, issues: err.issues as [Issue, ...Issue[]] };
     throw err;
   }
 }
 
-function scoreJson(job: Extract<BodyJob, { protocol: 'score' }>): BodyOutcome<string> {
-  const { bytes, limits } = job;
+/** A JSON scoring request from its bytes to its evaluation. */
+function evaluateJson(bytes: Uint8Array, limits: BodyLimits): { decoded: DecodedTask; evaluation: Extract<Evaluation, { status: 'ok' }> } {
   // The one-pass reader gives exactly what JSON.parse + decodeScoreRequest give, or null when it is not sure (any
   // error included); then the general path runs and names the problem.
   const decoded = readScoreRequest(bytes, limits) ?? decodeScoreRequest(parseJson(bytes, bytes.length, limits), { ...limits, bodyBytes: bytes.length });
   const evaluation = evaluate(decoded.task, decoded.request);
   assertScored(evaluation, decoded.layout);
+  return { decoded, evaluation };
+}
+
+function scoreJson(job: Extract<BodyJob, { protocol: 'score' }>): BodyOutcome<string> {
+  const { decoded, evaluation } = evaluateJson(job.bytes, job.limits);
   const figures = decoded.include.size === 0 && decoded.request.sequences === null
     ? job.withLosses
       ? lossFigures(evaluation.summary, decoded.layout)
       : costFigures(evaluation.summary)
     : answerFigures(evaluation, decoded, decoded.options, job.withLosses);
   const { rows, input } = decoded.task;
-  return { ok: true, body: JSON.stringify(figures), contentType: JSON_CONTENT_TYPE, inferenceHeaderLength: null, samples: rows, elements: input.length };
+  const body = JSON.stringify(figures);
+  return { ok: true, body, contentType: JSON_CONTENT_TYPE, inferenceHeaderLength: null, samples: rows, elements: input.length, tally: tallyOf(decoded, evaluation) };
 }
 
 function scoreInference(job: Extract<BodyJob, { protocol: 'inference' }>): BodyOutcome {
@@ -71,7 +106,7 @@ function scoreInference(job: Extract<BodyJob, { protocol: 'inference' }>): BodyO
   assertScored(evaluation, decoded.layout);
   const encoded = encodeInferenceResponse(evaluation, decoded);
   const { rows, input } = decoded.task;
-  const scored = { samples: rows, elements: input.length };
+  const scored = { samples: rows, elements: input.length, tally: tallyOf(decoded, evaluation) };
   return encoded.kind === 'json'
     ? { ok: true, body: JSON.stringify(encoded.body), contentType: JSON_CONTENT_TYPE, inferenceHeaderLength: null, ...scored }
     : { ok: true, body: encoded.body, contentType: BINARY_CONTENT_TYPE, inferenceHeaderLength: encoded.headerLength, ...scored };
@@ -90,5 +125,14 @@ function mergeJson(job: Extract<BodyJob, { protocol: 'merge' }>): BodyOutcome<st
   const figures = figuresOfState(state);
   if (figures === null) throw ProblemError.of('XENT_NON_FINITE_RESULT', '', 'the merged sum of the losses exceeds the float64 range');
   const answer = { ...costFigures(figures.summary), ...(figures.diagnostics ?? {}), ...(figures.sequences ?? {}), state };
-  return { ok: true, body: JSON.stringify(answer), contentType: JSON_CONTENT_TYPE, inferenceHeaderLength: null, samples: state.loss.count, elements: 0 };
+  return { ok: true, body: JSON.stringify(answer), contentType: JSON_CONTENT_TYPE, inferenceHeaderLength: null, samples: state.loss.count, elements: 0, tally: null };
+}
+
+/** A line of a stream: its state, whatever it asked to include (the stream answers with the merged figures). */
+function scoreLine(job: Extract<BodyJob, { protocol: 'line' }>): BodyOutcome<string> {
+  const { decoded, evaluation } = evaluateJson(job.bytes, job.limits);
+  const input = decoded.task.kind === 'targetLogProbs' ? 'target_log_probs' : 'classes';
+  const state = stateOf(decoded.options, input, decoded.task.classWeights, evaluation.totals, evaluation.diagnostics?.state ?? null, evaluation.sequences?.state ?? null);
+  const { rows, input: data } = decoded.task;
+  return { ok: true, body: JSON.stringify(state), contentType: JSON_CONTENT_TYPE, inferenceHeaderLength: null, samples: rows, elements: data.length, tally: tallyOf(decoded, evaluation) };
 }

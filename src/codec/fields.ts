@@ -52,6 +52,14 @@ export const scoreOptionsSchema = z.strictObject({
     .number()
     .optional()
     .meta({ description: 'With include calibration: the number of equal-width confidence bins, 1 to 100. Default 15.' }),
+  model: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'a model name is 1 to 64 characters from A-Z a-z 0-9 _ . : -')
+    .optional()
+    .meta({
+      description:
+        'The name of the model whose outputs these are: the scored figures add to the Prometheus counters labelled with it (xent_model_loss_nats_sum, ...), for its cost over time across every replica. 1 to 64 characters from A-Z a-z 0-9 _ . : -',
+    }),
   renormalize: z
     .boolean()
     .optional()

@@ -65,14 +65,22 @@ export class ProblemError extends Error {
   readonly status: number;
   readonly issues: Issue[];
   readonly headers: Record<string, string>;
+  /** The line of a stream the problem is in (from 1), when it is in one. */
+  readonly line: number | undefined;
 
-  constructor(issues: [Issue, ...Issue[]], headers: Record<string, string> = {}) {
+  constructor(issues: [Issue, ...Issue[]], headers: Record<string, string> = {}, line?: number) {
     super(issues[0].detail);
     this.name = 'ProblemError';
     this.code = issues[0].code;
     this.status = ERRORS[this.code].status;
     this.issues = issues;
     this.headers = headers;
+    this.line = line;
+  }
+
+  /** The same problem, found in line `line` of a stream. */
+  inLine(line: number): ProblemError {
+    return new ProblemError(this.issues as [Issue, ...Issue[]], this.headers, line);
   }
 
   static of(code: ErrorCode, pointer: string, detail: string, headers?: Record<string, string>): ProblemError {
@@ -88,11 +96,13 @@ export interface ProblemDocument {
   detail: string;
   pointer?: string;
   instance?: string;
+  /** POST /cost/stream: the line (from 1) of the request the problem is in; `pointer` is inside that line. */
+  line?: number;
   errors?: Issue[];
 }
 
 /** The problem document for a list of issues; `detail` leads with the first issue's pointer. */
-export function problemDocument(code: ErrorCode, issues: Issue[], instance?: string): ProblemDocument {
+export function problemDocument(code: ErrorCode, issues: Issue[], instance?: string, line?: number): ProblemDocument {
   const first = issues[0];
   const doc: ProblemDocument = {
     type: `urn:xent:problem:${code.slice('XENT_'.length).toLowerCase().replaceAll('_', '-')}`,
@@ -103,6 +113,7 @@ export function problemDocument(code: ErrorCode, issues: Issue[], instance?: str
   };
   if (first !== undefined && first.pointer !== '') doc.pointer = first.pointer;
   if (instance !== undefined) doc.instance = instance;
+  if (line !== undefined) doc.line = line;
   if (issues.length > 0) doc.errors = issues;
   return doc;
 }

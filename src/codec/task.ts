@@ -34,6 +34,8 @@ export interface Options {
   /** The ks of top_k_accuracy, ascending and distinct. */
   topK: readonly number[];
   calibrationBins: number;
+  /** The model the figures are counted for in the metrics, or null. */
+  model: string | null;
 }
 
 export const DEFAULT_OPTIONS: Readonly<Options> = Object.freeze({
@@ -46,6 +48,7 @@ export const DEFAULT_OPTIONS: Readonly<Options> = Object.freeze({
   include: new Set<IncludeName>(),
   topK: [1, 5],
   calibrationBins: 15,
+  model: null,
 });
 
 /** The option values as given (undefined = not given), by the request's field names. */
@@ -187,6 +190,7 @@ export function resolveOptions(
     include,
     topK,
     calibrationBins,
+    model: o.model ?? null,
   };
 }
 

@@ -42,7 +42,7 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
     .code(problem.status)
     .headers(problem.headers)
     .type(PROBLEM_CONTENT_TYPE)
-    .send(problemDocument(problem.code, problem.issues, instanceOf(request)));
+    .send(problemDocument(problem.code, problem.issues, instanceOf(request), problem.line));
 }
 
 /** Failures of ours are errors with their stack; overload, timeouts and shutdown are expected answers (warn). */

@@ -1,10 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BodyJob } from '../codec/body.js';
+import type { BodyJob, Tally } from '../codec/body.js';
 import type { ScoringObserver, ScoringPath } from '../pool/dispatch.js';
 import type { ScorePool } from '../pool/scorePool.js';
 
 type Protocol = BodyJob['protocol'];
+const PROTOCOLS: readonly Protocol[] = ['score', 'inference', 'merge', 'line'];
+/** The label that model names beyond MAX_MODELS share. */
+export const OTHER_MODEL = '_other';
 
 /** The service's Prometheus metrics, on a registry of its own (one per app, so tests can build many apps). */
 export class Metrics implements ScoringObserver {
@@ -41,7 +44,10 @@ export class Metrics implements ScoringObserver {
     registers: [this.registry],
   });
 
-  constructor(pool: ScorePool) {
+  constructor(
+    pool: ScorePool,
+    readonly maxModels = 50,
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'xent_' });
     new Gauge({
       name: 'xent_pool_queue_size',
@@ -71,23 +77,65 @@ export class Metrics implements ScoringObserver {
 
   // One labelled child per path and protocol, made once: observe({ path, protocol }) would hash the label set on
   // every request.
-  readonly #scoringBy = {
-    inline: {
-      score: this.#scoring.labels('inline', 'score'),
-      inference: this.#scoring.labels('inline', 'inference'),
-      merge: this.#scoring.labels('inline', 'merge'),
-    },
-    worker: {
-      score: this.#scoring.labels('worker', 'score'),
-      inference: this.#scoring.labels('worker', 'inference'),
-      merge: this.#scoring.labels('worker', 'merge'),
-    },
-  } satisfies Record<ScoringPath, Record<Protocol, unknown>>;
+  readonly #scoringBy = Object.fromEntries(
+    (['inline', 'worker'] as const).map((path) => [path, Object.fromEntries(PROTOCOLS.map((protocol) => [protocol, this.#scoring.labels(path, protocol)]))]),
+  ) as unknown as Record<ScoringPath, Record<Protocol, { observe(v: number): void }>>;
 
-  scored(path: ScoringPath, protocol: Protocol, seconds: number, samples: number, elements: number): void {
+  // Model quality (requests that name their `model`): sums Prometheus can rate across every replica. The number of
+  // model labels is bounded (MAX_MODELS); names beyond it count under "_other", and the overflow is counted.
+  readonly #modelLoss = new Counter({
+    name: 'xent_model_loss_nats_sum',
+    help: 'Sum of the losses scored for a model, in nats (rate(loss_sum) / rate(weight_sum) is its windowed cost)',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly #modelWeight = new Counter({
+    name: 'xent_model_weight_sum',
+    help: 'Sum of the total weight scored for a model (the cost\'s denominator)',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly #modelSamples = new Counter({
+    name: 'xent_model_samples_total',
+    help: 'Samples counted for a model (ignored or masked ones excluded)',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly #modelCorrect = new Counter({
+    name: 'xent_model_correct_total',
+    help: 'Samples whose arg-max is the true class, for a model (where accuracy is defined)',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly #modelOverflow = new Counter({
+    name: 'xent_model_overflow_total',
+    help: 'Scored requests whose model name was counted under "_other" because MAX_MODELS names were already in use',
+    registers: [this.registry],
+  });
+  readonly #models = new Set<string>();
+
+  scored(path: ScoringPath, protocol: Protocol, seconds: number, samples: number, elements: number, tally: Tally | null = null): void {
     this.#scoringBy[path][protocol].observe(seconds);
     this.#samples.inc(samples);
     this.#elements.inc(elements);
+    if (tally !== null) this.#countModel(tally);
+  }
+
+  #countModel(tally: Tally): void {
+    let model = tally.model;
+    if (!this.#models.has(model)) {
+      if (this.#models.size >= this.maxModels) {
+        model = OTHER_MODEL;
+        this.#modelOverflow.inc();
+      } else {
+        this.#models.add(model);
+      }
+    }
+    // Counters only go up: a sum of losses is never negative, and a weight of 0 adds nothing.
+    this.#modelLoss.labels(model).inc(Math.max(0, tally.lossNats));
+    this.#modelWeight.labels(model).inc(Math.max(0, tally.weight));
+    this.#modelSamples.labels(model).inc(tally.samples);
+    if (tally.correct !== null) this.#modelCorrect.labels(model).inc(tally.correct);
   }
 
   workerFailed(): void {

@@ -1,4 +1,4 @@
-import { scoreBody, type BodyJob, type BodyOutcome } from '../codec/body.js';
+import { scoreBody, type BodyJob, type BodyOutcome, type Tally } from '../codec/body.js';
 import { ProblemError, type Issue } from '../codec/problems.js';
 import type { ContentEncoding } from './contentEncoding.js';
 import { PoolUnavailableError, type ScorePool } from './scorePool.js';
@@ -14,7 +14,7 @@ export type ScoringPath = 'inline' | 'worker';
 
 /** What the dispatch reports as it goes (the HTTP layer's metrics implement it). */
 export interface ScoringObserver {
-  scored(path: ScoringPath, protocol: BodyJob['protocol'], seconds: number, samples: number, elements: number): void;
+  scored(path: ScoringPath, protocol: BodyJob['protocol'], seconds: number, samples: number, elements: number, tally: Tally | null): void;
   workerFailed(): void;
 }
 
@@ -52,7 +52,7 @@ export class Dispatcher {
     const start = performance.now();
     const outcome = scoreBody(job);
     if (!outcome.ok) throw new ProblemError(outcome.issues);
-    this.observer.scored('inline', job.protocol, (performance.now() - start) / 1000, outcome.samples, outcome.elements);
+    this.observer.scored('inline', job.protocol, (performance.now() - start) / 1000, outcome.samples, outcome.elements, outcome.tally);
     return outcome;
   }
 
@@ -68,7 +68,7 @@ export class Dispatcher {
       throw problemOf(err);
     }
     if (!outcome.ok) throw new ProblemError(outcome.issues);
-    this.observer.scored('worker', job.protocol, (performance.now() - start) / 1000, outcome.samples, outcome.elements);
+    this.observer.scored('worker', job.protocol, (performance.now() - start) / 1000, outcome.samples, outcome.elements, outcome.tally);
     return outcome;
   }
 }

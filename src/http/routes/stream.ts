@@ -1,0 +1,196 @@
+import { PassThrough, type Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { BodyLimits } from '../../codec/body.js';
+import { costFigures } from '../../codec/figures.js';
+import { ProblemError, problemDocument, type ErrorCode, type ProblemDocument } from '../../codec/problems.js';
+import { figuresOfState, mergeStates, type ScoreState } from '../../codec/state.js';
+import type { Dispatcher } from '../../pool/dispatch.js';
+import { asProblem, instanceOf, logProblem } from '../errorHandler.js';
+import { costResponseSchema, jsonSchemaOf, problemSchema } from '../schemas/score.js';
+
+export interface StreamRoutesOptions {
+  dispatcher: Dispatcher;
+  limits: BodyLimits;
+  /** The longest line, in bytes (BODY_LIMIT: a line is a request). */
+  lineLimit: number;
+}
+
+const NDJSON = 'application/x-ndjson';
+const NEWLINE = 0x0a;
+/** At most one progress line a second. */
+const PROGRESS_EVERY_MS = 1000;
+
+const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: jsonSchemaOf(problemSchema) } } });
+
+/**
+ * POST /cost/stream: a dataset as NDJSON, one complete /cost request a line, scored line by line (each on the event
+ * loop or in a worker as /cost bodies are) and merged exactly (the lines' states), answered with the dataset's /cost
+ * figures. Memory is bounded by the longest line, never the stream: the body is read as it arrives and each line is
+ * let go once scored. With `Accept: application/x-ndjson` the answer streams too: progress lines, at most one a
+ * second, then `{"result": ...}`, or `{"error": ...}` when a line is refused.
+ */
+export async function streamRoutes(app: FastifyInstance, options: StreamRoutesOptions): Promise<void> {
+  // The body stays a stream: no buffering, and no whole-body limit (each line has one).
+  app.addContentTypeParser(NDJSON, (_request, payload, done) => done(null, payload));
+
+  app.post(
+    '/cost/stream',
+    {
+      config: { scoring: true },
+      schema: {
+        summary: 'The /cost figures of a whole dataset sent as NDJSON, one request a line',
+        description:
+          'Body: application/x-ndjson, one complete /cost request (any input form and options) a line; blank lines are skipped, and every line must have the options of the first (else 400 naming the line). The answer is the /cost figures of all the lines as one batch, exact as POST /merge (per-sequence arrays are left out; their batch figures are kept), and `state` when the lines include it. A line longer than BODY_LIMIT is a 413. With Accept: application/x-ndjson the answer streams: `{"progress": {"lines", "samples", "bytes", "cost"}}` at most every second, then `{"result": {...}}`, or `{"error": {problem document with "line"}}`. Problems carry `line` (from 1) and a pointer inside that line; nothing of a refused stream is counted. The whole stream must arrive within REQUEST_TIMEOUT_MS, as any request must.',
+        tags: ['scoring'],
+        body: { content: { [NDJSON]: { schema: { type: 'string', description: 'One JSON /cost request per line.' } } } },
+        response: {
+          200: {
+            description: 'The dataset\'s figures (or, with Accept: application/x-ndjson, progress lines and the result)',
+            content: { 'application/json': { schema: jsonSchemaOf(costResponseSchema) }, [NDJSON]: { schema: { type: 'string' } } },
+          },
+          400: problemResponse('A line that is not a valid request (with `line` and the pointer inside it), or options that differ from the first line\'s'),
+          413: problemResponse('A line longer than BODY_LIMIT'),
+          415: problemResponse('Content-Type is not application/x-ndjson'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as Readable | undefined;
+      if (body === undefined || typeof (body as Readable).on !== 'function') {
+        throw ProblemError.of('XENT_UNSUPPORTED_MEDIA_TYPE', '', `send the dataset as ${NDJSON}, one /cost request a line`);
+      }
+      const streaming = (request.headers.accept ?? '').includes(NDJSON);
+      const scorer = new StreamScorer(options);
+      if (!streaming) {
+        const result = await scorer.run(body, () => undefined);
+        return reply.type('application/json; charset=utf-8').send(result);
+      }
+      const out = new PassThrough();
+      void reply.type(NDJSON).send(out);
+      const line = (value: unknown) => out.write(`${JSON.stringify(value)}\n`);
+      scorer
+        .run(body, (progress) => line({ progress }))
+        .then((result) => line({ result }))
+        .catch((err: unknown) => line({ error: inlineProblem(err, request) }))
+        .finally(() => out.end());
+      return reply;
+    },
+  );
+}
+
+/** A problem raised mid-stream, as the document of the final `{"error": ...}` line (the status line was sent: 200). */
+function inlineProblem(err: unknown, request: FastifyRequest): ProblemDocument {
+  const problem = asProblem(err as Error);
+  logProblem(request, problem, err);
+  return problemDocument(problem.code, problem.issues, instanceOf(request), problem.line);
+}
+
+/** A problem of line `line`. */
+function lineProblem(line: number, code: ErrorCode, pointer: string, detail: string): ProblemError {
+  return ProblemError.of(code, pointer, detail).inLine(line);
+}
+
+interface Progress {
+  lines: number;
+  samples: number;
+  bytes: number;
+  cost: number | null;
+}
+
+/** Reads a stream line by line, scores each through the dispatcher, and merges their states. */
+class StreamScorer {
+  #state: ScoreState | null = null;
+  #options = '';
+  #lines = 0;
+  #samples = 0;
+  #bytes = 0;
+  #lastProgress = performance.now();
+
+  constructor(readonly options: StreamRoutesOptions) {}
+
+  async run(body: Readable, progress: (p: Progress) => void): Promise<Record<string, unknown>> {
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let lineNumber = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      this.#bytes += chunk.length;
+      let from = 0;
+      for (let nl = chunk.indexOf(NEWLINE, from); nl >= 0; nl = chunk.indexOf(NEWLINE, from)) {
+        lineNumber++;
+        const line = pendingBytes === 0 ? chunk.subarray(from, nl) : Buffer.concat([...pending, chunk.subarray(from, nl)]);
+        pending = [];
+        pendingBytes = 0;
+        from = nl + 1;
+        this.#checkLength(line.length, lineNumber);
+        await this.#score(line, lineNumber);
+        if (performance.now() - this.#lastProgress >= PROGRESS_EVERY_MS) {
+          this.#lastProgress = performance.now();
+          progress(this.#progress());
+        }
+      }
+      if (from < chunk.length) {
+        pending.push(Buffer.from(chunk.subarray(from))); // a copy: the socket's chunk is not ours to keep
+        pendingBytes += chunk.length - from;
+        this.#checkLength(pendingBytes, lineNumber + 1);
+      }
+    }
+    if (pendingBytes > 0) await this.#score(Buffer.concat(pending), lineNumber + 1);
+    if (this.#state === null) throw ProblemError.of('XENT_INVALID_BODY', '', 'the stream holds no request: send one /cost request a line');
+    const figures = figuresOfState(this.#state);
+    if (figures === null) throw ProblemError.of('XENT_NON_FINITE_RESULT', '', 'the sum of the losses exceeds the float64 range');
+    return {
+      ...costFigures(figures.summary),
+      ...(figures.diagnostics ?? {}),
+      ...(figures.sequences ?? {}),
+      ...(this.#state.options.include.includes('state') ? { state: this.#state } : {}),
+    };
+  }
+
+  #checkLength(bytes: number, line: number): void {
+    if (bytes > this.options.lineLimit) {
+      throw lineProblem(line, 'XENT_BODY_TOO_LARGE', '', `line ${line} is longer than ${this.options.lineLimit} bytes (BODY_LIMIT, which each line of a stream has)`);
+    }
+  }
+
+  async #score(bytes: Buffer, line: number): Promise<void> {
+    if (isBlank(bytes)) return;
+    let text: string;
+    try {
+      const pending = this.options.dispatcher.score({ protocol: 'line', bytes: trimCarriageReturn(bytes), limits: this.options.limits });
+      const scored = pending instanceof Promise ? await pending : pending;
+      text = typeof scored.body === 'string' ? scored.body : Buffer.from(scored.body).toString('utf8');
+      this.#samples += scored.samples;
+    } catch (err) {
+      if (err instanceof ProblemError && err.line === undefined) throw err.inLine(line);
+      throw err;
+    }
+    const state = JSON.parse(text) as ScoreState;
+    const options = JSON.stringify(state.options);
+    if (this.#state === null) {
+      this.#state = state;
+      this.#options = options;
+    } else {
+      if (options !== this.#options) {
+        const key = Object.keys(state.options).find((k) => JSON.stringify(state.options[k as keyof ScoreState['options']]) !== JSON.stringify(this.#state!.options[k as keyof ScoreState['options']]));
+        throw lineProblem(line, 'XENT_STATE_MISMATCH', `/${key ?? ''}`, `line ${line} differs from line 1 in ${key}: every line of a stream must have the options of the first`);
+      }
+      this.#state = mergeStates([this.#state, state]);
+    }
+    this.#lines++;
+  }
+
+  #progress(): Progress {
+    const figures = this.#state === null ? null : figuresOfState(this.#state);
+    return { lines: this.#lines, samples: this.#samples, bytes: this.#bytes, cost: figures?.summary.cost ?? null };
+  }
+}
+
+function isBlank(bytes: Buffer): boolean {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0d) return false;
+  return true;
+}
+
+/** A line ended by CRLF: without its CR. */
+function trimCarriageReturn(bytes: Buffer): Buffer {
+  return bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.subarray(0, -1) : bytes;
+}

@@ -1,6 +1,6 @@
 import { exp, sumExpShifted } from './exp.js';
 import { addPairs, pairOf, quotient, type Pair } from './pair.js';
-import { MIN_NORMAL, twoSum } from './float64.js';
+import { MIN_NORMAL, NonNegativeSum, twoSum } from './float64.js';
 import type { ScoreTask, Unit } from './types.js';
 
 export type { Pair } from './pair.js';
@@ -282,8 +282,7 @@ export function diagnosticsFigures(state: DiagnosticsState, unit: Unit): Diagnos
   if (state.brier !== null) figures.brier = mean(state.brier);
   if (state.calibration !== null) {
     const bounds = boundsOf(state.calibration.length);
-    let gapSum = 0;
-    let gapLow = 0;
+    const gaps = new NonNegativeSum();
     let mce: number | null = null;
     const bins = state.calibration.map(({ count, correct, confidence }, b): CalibrationBin => {
       const bin = { lower: bounds[b]!, upper: bounds[b + 1]!, count, confidence: null, accuracy: null };
@@ -291,14 +290,12 @@ export function diagnosticsFigures(state: DiagnosticsState, unit: Unit): Diagnos
       // |correct − Σ confidence|, from the exact integer and the pair
       const [d, e] = twoSum(correct, -confidence[0]);
       const gap = Math.abs(d + (e - confidence[1]));
-      const t = gapSum + gap;
-      gapLow += gapSum >= gap ? gapSum - t + gap : gap - t + gapSum;
-      gapSum = t;
+      gaps.add(gap);
       const g = gap / count;
       if (mce === null || g > mce) mce = g;
       return { ...bin, confidence: quotient(confidence, count), accuracy: correct / count };
     });
-    figures.calibration = { bins, ece: n > 0 ? (gapSum + gapLow) / n : null, mce };
+    figures.calibration = { bins, ece: n > 0 ? gaps.value / n : null, mce };
   }
   return figures;
 }
@@ -442,6 +439,9 @@ function scratchOf(n: number): Float64Array {
 
 /** Extra results of the loops below: [0], [1] from softmaxMoments; [2] the low part of sumOf / sumOfClipped. */
 const MOMENTS = new Float64Array(3);
+/** Accumulators reused by every row (the kernel is synchronous); each sums non-negative terms, as NonNegativeSum needs. */
+const SUM_A = new NonNegativeSum();
+const SUM_B = new NonNegativeSum();
 
 /** The index of the row's maximum, the lowest on ties (as the loss and `accuracy`). */
 function argmaxOf(x: Float64Array, base: number, n: number): number {
@@ -477,32 +477,20 @@ function countAboveClipped(x: Float64Array, base: number, n: number, low: number
  * non-negative terms.
  */
 function softmaxMoments(z: Float64Array, base: number, n: number, m: number, k: number, y: number, e: Float64Array | null): void {
-  let aS = 0;
-  let aE = 0;
-  let bS = 0;
-  let bE = 0;
+  const a = SUM_A.reset();
+  const b = SUM_B.reset();
   for (let c = 0; c < n; c++) {
     const zc = z[base + c]!;
     let ec = 1;
     if (c !== k) {
       ec = expShifted(zc, m);
-      if (ec > 0) {
-        const x = ec * (m - zc);
-        const t = aS + x;
-        aE += aS >= x ? aS - t + x : x - t + aS;
-        aS = t;
-      }
+      if (ec > 0) a.add(ec * (m - zc));
     }
     if (e !== null) e[c] = ec;
-    if (c !== y) {
-      const x = ec * ec;
-      const t = bS + x;
-      bE += bS >= x ? bS - t + x : x - t + bS;
-      bS = t;
-    }
+    if (c !== y) b.add(ec * ec);
   }
-  MOMENTS[0] = aS + aE;
-  MOMENTS[1] = bS + bE;
+  MOMENTS[0] = a.value;
+  MOMENTS[1] = b.value;
 }
 
 /**
@@ -510,17 +498,13 @@ function softmaxMoments(z: Float64Array, base: number, n: number, m: number, k: 
  * t_k ∈ [1/2, 2], so that a confident prediction of a one-hot target is not lost to 1 − q_k.
  */
 function brierOfTerms(e: Float64Array, S: number, s: number, k: number, t: Float64Array, base: number, n: number): number {
-  let bS = 0;
-  let bE = 0;
+  const sum = SUM_A.reset();
   for (let c = 0; c < n; c++) {
     const tc = t[base + c]!;
     const d = c === k && s < 1 && tc >= 0.5 && tc <= 2 ? 1 - tc - s / S : e[c]! / S - tc;
-    const x = d * d;
-    const u = bS + x;
-    bE += bS >= x ? bS - u + x : x - u + bS;
-    bS = u;
+    sum.add(d * d);
   }
-  return totalOf(bS, bE);
+  return totalOf(sum.high, sum.low);
 }
 
 /** Σ_c g(t′_c, q_c) over a row of logits, q_c = e_c / S and −ln q_c = (m − z_c) + log1p(s) for the terms that need it. */
@@ -540,46 +524,33 @@ function klOfLogits(
   const own = keep + spread; // t′_y of a smoothed label
   const lnOwn = Math.log(own);
   const lnSpread = Math.log(spread);
-  let gS = 0;
-  let gE = 0;
+  const sum = SUM_A.reset();
   for (let c = 0; c < n; c++) {
     const share = t === null ? (c === y ? own : spread) : keep * t[base + c]! + spread;
     const lnt = t === null ? (c === y ? lnOwn : lnSpread) : NaN;
-    const x = klTerm(share, e[c]! / S, m - z[base + c]! + lse1p, lnt);
-    const u = gS + x;
-    gE += gS >= x ? gS - u + x : x - u + gS;
-    gS = u;
+    sum.add(klTerm(share, e[c]! / S, m - z[base + c]! + lse1p, lnt));
   }
-  return totalOf(gS, gE);
+  return totalOf(sum.high, sum.low);
 }
 
 /** Σ_c −q_c ln q_c over the clipped probabilities (0·ln 0 = 0). */
 function entropyOfProbabilities(p: Float64Array, base: number, n: number, low: number, high: number): number {
-  let hS = 0;
-  let hE = 0;
+  const sum = SUM_A.reset();
   for (let c = 0; c < n; c++) {
     const q = clip(p[base + c]!, low, high);
-    if (q === 0) continue;
-    const x = q * -Math.log(q);
-    const t = hS + x;
-    hE += hS >= x ? hS - t + x : x - t + hS;
-    hS = t;
+    if (q !== 0) sum.add(q * -Math.log(q));
   }
-  return hS + hE;
+  return sum.value;
 }
 
 /** Σ_c (q_c − t_c)² over the clipped probabilities, t one-hot at y when there are no targets. */
 function brierOfProbabilities(p: Float64Array, base: number, n: number, low: number, high: number, t: Float64Array | null, y: number): number {
-  let bS = 0;
-  let bE = 0;
+  const sum = SUM_A.reset();
   for (let c = 0; c < n; c++) {
     const d = clip(p[base + c]!, low, high) - (t === null ? +(c === y) : t[base + c]!);
-    const x = d * d;
-    const u = bS + x;
-    bE += bS >= x ? bS - u + x : x - u + bS;
-    bS = u;
+    sum.add(d * d);
   }
-  return totalOf(bS, bE);
+  return totalOf(sum.high, sum.low);
 }
 
 /** Σ_c g(t′_c, q_c) over the clipped probabilities. */
@@ -595,44 +566,28 @@ function klOfProbabilities(
   spread: number,
 ): number {
   const own = keep + spread;
-  let gS = 0;
-  let gE = 0;
+  const sum = SUM_A.reset();
   for (let c = 0; c < n; c++) {
     const share = t === null ? (c === y ? own : spread) : keep * t[base + c]! + spread;
-    const x = klTerm(share, clip(p[base + c]!, low, high), NaN, NaN);
-    const u = gS + x;
-    gE += gS >= x ? gS - u + x : x - u + gS;
-    gS = u;
+    sum.add(klTerm(share, clip(p[base + c]!, low, high), NaN, NaN));
   }
-  return totalOf(gS, gE);
+  return totalOf(sum.high, sum.low);
 }
 
 /** Σ_c x_c (non-negative), Neumaier: the high part returned, the low part in MOMENTS[2]. */
 function sumOf(x: Float64Array, base: number, n: number): number {
-  let s = 0;
-  let e = 0;
-  for (let c = 0; c < n; c++) {
-    const v = x[base + c]!;
-    const t = s + v;
-    e += s >= v ? s - t + v : v - t + s;
-    s = t;
-  }
-  MOMENTS[2] = e;
-  return s;
+  const sum = SUM_A.reset();
+  for (let c = 0; c < n; c++) sum.add(x[base + c]!);
+  MOMENTS[2] = sum.low;
+  return sum.high;
 }
 
 /** Σ_c clip(x_c), as sumOf. */
 function sumOfClipped(x: Float64Array, base: number, n: number, low: number, high: number): number {
-  let s = 0;
-  let e = 0;
-  for (let c = 0; c < n; c++) {
-    const v = clip(x[base + c]!, low, high);
-    const t = s + v;
-    e += s >= v ? s - t + v : v - t + s;
-    s = t;
-  }
-  MOMENTS[2] = e;
-  return s;
+  const sum = SUM_A.reset();
+  for (let c = 0; c < n; c++) sum.add(clip(x[base + c]!, low, high));
+  MOMENTS[2] = sum.low;
+  return sum.high;
 }
 
 /**

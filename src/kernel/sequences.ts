@@ -1,3 +1,4 @@
+import { NonNegativeSum } from './float64.js';
 import { addPairs, expOfQuotient, pairOf, quotient, quotientParts, type Pair } from './pair.js';
 import { weighted } from './product.js';
 import { summarize } from './summary.js';
@@ -118,23 +119,17 @@ export function scoreSequences(
   let nonFiniteSequence = -1;
 
   for (let i = 0; i < sequences; i++) {
-    let sumHigh = 0;
-    let sumLow = 0;
-    let weightHigh = 0;
-    let weightLow = 0;
+    const lossSum = new NonNegativeSum();
+    const weight = new NonNegativeSum();
     let count = 0;
     for (let r = i * per; r < (i + 1) * per; r++) {
       const w = weights[r]!;
       if (w !== w) continue; // not counted
       count++;
-      let t = weightHigh + w;
-      weightLow += weightHigh >= w ? weightHigh - t + w : w - t + weightHigh;
-      weightHigh = t;
-      const loss = losses[r]!;
-      t = sumHigh + loss;
-      sumLow += sumHigh >= loss ? sumHigh - t + loss : loss - t + sumHigh;
-      sumHigh = t;
+      weight.add(w);
+      lossSum.add(losses[r]!);
     }
+    const [sumHigh, sumLow, weightHigh, weightLow] = [lossSum.high, lossSum.low, weight.high, weight.low];
     const summary = summarize(
       { losses: EMPTY, sumHigh, sumLow, totalWeightHigh: weightHigh, totalWeightLow: weightLow, count, correct: 0, nonFiniteRow: -1 },
       unit,

@@ -37,8 +37,7 @@ export function targetLogProbRows(task: TargetLogProbTask): RowLosses {
   const { values, mask } = task;
   checkLengths(task);
   const losses = new Float64Array(values.length);
-  let sumHigh = 0;
-  let sumLow = 0;
+  const sum = new NonNegativeSum();
   let count = 0;
   let nonFiniteRow = -1;
   for (let i = 0; i < values.length; i++) {
@@ -50,11 +49,9 @@ export function targetLogProbRows(task: TargetLogProbTask): RowLosses {
       if (nonFiniteRow < 0) nonFiniteRow = i;
       continue;
     }
-    const t = sumHigh + loss;
-    sumLow += sumHigh >= loss ? sumHigh - t + loss : loss - t + sumHigh;
-    sumHigh = t;
+    sum.add(loss);
   }
-  return { losses, sumHigh, sumLow, totalWeightHigh: count, totalWeightLow: 0, count, correct: 0, nonFiniteRow };
+  return { losses, sumHigh: sum.high, sumLow: sum.low, totalWeightHigh: count, totalWeightLow: 0, count, correct: 0, nonFiniteRow };
 }
 
 /** Each element's weight in the cost's denominator, for `scoreSequences`: 1, or NaN where the mask is 0. */

@@ -1,21 +1,7 @@
 import { checkKeys, ProblemError, throwIssues, type Issue } from '../problems.js';
 import { pointerTo } from '../pointer.js';
 import { FOREIGN_NAMES, SCORE_FIELDS } from '../fields.js';
-import {
-  buildTask,
-  checkPartScope,
-  checkSequenceScope,
-  checkTextLengths,
-  expectedShape,
-  pickParts,
-  resolveClassAxis,
-  resolveOptions,
-  shapeHint,
-  type ClassInputField,
-  type DecodedTask,
-  type GivenOptions,
-  type OtherTensor,
-} from '../task.js';
+import { buildTask, checkPartScope, checkSequenceScope, checkTextLengths, expectedShape, pickParts, resolveClassAxis, resolveOptions, shapeHint, type ClassInputField, type DecodedTask, type GivenOptions, type OtherTensor } from '../task.js';
 import { checkInputShape, inferShape, JSON_NUMBER, MAX_DIMENSIONS, maxJsonNumbers, readNestedTensor } from '../tensor.js';
 import { describe, excerpt } from '../text.js';
 

@@ -3,6 +3,7 @@ import type { Issue } from '../problems.js';
 import { buildTask, checkSequenceScope, expectedShape, resolveClassAxis, resolveOptions, type DecodedTask } from '../task.js';
 import { MAX_DIMENSIONS, type Tensor } from '../tensor.js';
 import type { DecodeLimits } from './decode.js';
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, CR, DOT, LF, LOWER_E, MINUS, NINE, OPEN_BRACE, OPEN_BRACKET, PLUS, QUOTE, SPACE, TAB, TILDE, UPPER_E, ZERO } from './chars.js';
 
 /**
  * A single-pass reader of the UTF-8 bytes of a POST /loss or /cost body that writes numbers straight into
@@ -52,6 +53,7 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
   let include: string[] | undefined;
   let topK: number[] | undefined;
   let calibrationBins: number | undefined;
+  let model: string | undefined;
   let labelSmoothing: number | undefined;
   let epsilon: number | undefined;
   let unit: string | undefined;
@@ -129,12 +131,15 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
         p += renormalize ? TRUE.length : FALSE.length;
         break;
       }
-      case UNIT: {
+      case UNIT:
+      case MODEL: {
         if (bytes[p] !== QUOTE) return null;
         const end = endOfPlainString(bytes, p + 1, last);
         if (end < 0) return null;
-        unit = asciiText(bytes, p + 1, end);
+        if (field === UNIT) unit = asciiText(bytes, p + 1, end);
+        else model = asciiText(bytes, p + 1, end);
         p = end + 1;
+        break;
       }
     }
 
@@ -163,6 +168,7 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
     include,
     top_k: topK,
     calibration_bins: calibrationBins,
+    model,
   };
   const options = resolveOptions(given, inputField, truthField, () => '', issues);
   if (options === null) return null;
@@ -181,26 +187,6 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
   return buildTask({ field: inputField, tensor: input }, { field: truthField, data: truth.data }, parts, options, classAxis);
 }
 
-const TAB = 0x09;
-const LF = 0x0a;
-const CR = 0x0d;
-const SPACE = 0x20;
-const QUOTE = 0x22;
-const PLUS = 0x2b;
-const COMMA = 0x2c;
-const MINUS = 0x2d;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const NINE = 0x39;
-const COLON = 0x3a;
-const UPPER_E = 0x45;
-const OPEN_BRACKET = 0x5b;
-const BACKSLASH = 0x5c;
-const CLOSE_BRACKET = 0x5d;
-const LOWER_E = 0x65;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const TILDE = 0x7e;
 
 // Field ids: bit positions in the `seen` mask, indices into FIELD_NAMES.
 const LOGITS = 0;
@@ -218,6 +204,7 @@ const RENORMALIZE = 11;
 const INCLUDE = 12;
 const TOP_K = 13;
 const CALIBRATION_BINS = 14;
+const MODEL = 15;
 const FIELD_NAMES = [
   'logits',
   'probabilities',
@@ -234,6 +221,7 @@ const FIELD_NAMES = [
   'include',
   'top_k',
   'calibration_bins',
+  'model',
 ];
 
 const TRUE = [0x74, 0x72, 0x75, 0x65];

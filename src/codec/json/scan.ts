@@ -2,6 +2,7 @@ import { ProblemError } from '../problems.js';
 import { escapeToken, MAX_ECHOED_KEY } from '../pointer.js';
 import { MAX_DIMENSIONS } from '../tensor.js';
 import { cut, excerpt } from '../text.js';
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, CR, DOT, LF, LOWER_E, MINUS, NINE, OPEN_BRACE, OPEN_BRACKET, PLUS, QUOTE, SPACE, TAB, UPPER_E, ZERO } from './chars.js';
 
 /**
  * Objects and arrays nest at most this deep in any request: a scoring request is an object of tensors, an inference
@@ -29,25 +30,6 @@ export interface ScanFindings {
   refusal: ProblemError | null;
 }
 
-const TAB = 0x09;
-const LF = 0x0a;
-const CR = 0x0d;
-const SPACE = 0x20;
-const QUOTE = 0x22;
-const PLUS = 0x2b;
-const COMMA = 0x2c;
-const MINUS = 0x2d;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const NINE = 0x39;
-const COLON = 0x3a;
-const UPPER_E = 0x45;
-const OPEN_BRACKET = 0x5b;
-const BACKSLASH = 0x5c;
-const CLOSE_BRACKET = 0x5d;
-const LOWER_E = 0x65;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
 
 const OBJECT = 1;
 const ARRAY = 2;

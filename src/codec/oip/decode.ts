@@ -2,35 +2,11 @@ import { escapeToken, pointerTo } from '../pointer.js';
 import { checkKeys, ProblemError, throwIfAny, throwIssues, type ErrorCode, type Issue } from '../problems.js';
 import { OPTION_NAMES } from '../fields.js';
 import { parseJson } from '../json/scan.js';
-import {
-  buildTask,
-  checkPartScope,
-  checkSequenceScope,
-  checkTextLengths,
-  expectedShape,
-  pickParts,
-  resolveClassAxis,
-  resolveOptions,
-  shapeHint,
-  whyShape,
-  type DecodedTask,
-  type GivenOptions,
-  type InputField,
-  type OtherTensor,
-} from '../task.js';
+import { buildTask, checkPartScope, checkSequenceScope, checkTextLengths, expectedShape, pickParts, resolveClassAxis, resolveOptions, shapeHint, whyShape, type DecodedTask, type GivenOptions, type InputField, type OtherTensor } from '../task.js';
 import { checkInputShape, MAX_DIMENSIONS, maxJsonNumbers, readFlatTensor, readNestedTensor, type ElementReader } from '../tensor.js';
 import { describe, excerpt } from '../text.js';
 import { availableOutputs, INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_DATATYPES, OUTPUT_NAMES, type InputName, type OutputName } from './model.js';
-import {
-  BYTES_PER_ELEMENT,
-  PROTOCOL_DATATYPES,
-  decodeBinaryTensor,
-  fitsIntegerDatatype,
-  toFloatDatatype,
-  type FloatDatatype,
-  type IntegerDatatype,
-  type NumericDatatype,
-} from './datatypes.js';
+import { BYTES_PER_ELEMENT, PROTOCOL_DATATYPES, decodeBinaryTensor, fitsIntegerDatatype, toFloatDatatype, type FloatDatatype, type IntegerDatatype, type NumericDatatype } from './datatypes.js';
 
 /** One output the client asked for, and how to send it. */
 export interface RequestedOutput {

@@ -6,7 +6,8 @@ import { cut, excerpt } from '../../codec/text.js';
 import { CONTENT_ENCODINGS, type ContentEncoding } from '../../pool/contentEncoding.js';
 import type { Dispatcher } from '../../pool/dispatch.js';
 import { readWholeBody } from '../bodyReader.js';
-import { asProblem, logProblem } from '../errorHandler.js';
+import { asProblem } from '../errorHandler.js';
+import { sendInferenceBody, sendInferenceJson, sendInferenceProblem } from '../inferenceAnswers.js';
 import {
   inferenceErrorSchema,
   inferenceRequestSchema,
@@ -20,7 +21,6 @@ import {
 import { jsonSchemaOf } from '../schemas/score.js';
 import { SERVICE_VERSION } from '../version.js';
 import type { Readiness } from './health.js';
-import { sendScored } from './score.js';
 
 export interface InferenceRoutesOptions {
   dispatcher: Dispatcher;
@@ -30,7 +30,6 @@ export interface InferenceRoutesOptions {
   bodyLimit: number;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 const BINARY_TYPE = 'application/octet-stream';
 const HEADER_LENGTH = 'inference-header-content-length';
 
@@ -77,7 +76,7 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
         response: { 200: jsonResponse('Server metadata', jsonSchemaOf(serverMetadataSchema)) },
       },
     },
-    async () => ({ name: 'xent', version: SERVICE_VERSION, extensions: [...EXTENSIONS] }),
+    async (_request, reply) => sendInferenceJson(reply, { name: 'xent', version: SERVICE_VERSION, extensions: [...EXTENSIONS] }),
   );
 
   app.get(
@@ -90,7 +89,7 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
         response: { 200: jsonResponse('Live', jsonSchemaOf(liveSchema)) },
       },
     },
-    async () => ({ live: true }),
+    async (_request, reply) => sendInferenceJson(reply, { live: true }),
   );
 
   app.get(
@@ -108,8 +107,8 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
     },
     async (_request, reply) => {
       const reason = readiness.notReadyBecause();
-      if (reason === null) return { ready: true };
-      return reply.code(503).header('retry-after', '1').send({ ready: false, error: reason });
+      if (reason === null) return sendInferenceJson(reply, { ready: true });
+      return sendInferenceJson(reply.code(503).header('retry-after', '1'), { ready: false, error: reason });
     },
   );
 
@@ -140,7 +139,7 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
           response: { 200: jsonResponse('Model metadata', jsonSchemaOf(modelMetadataSchema)), 404: notFound },
         },
       },
-      async () => MODEL_METADATA,
+      async (_request, reply) => sendInferenceJson(reply, MODEL_METADATA),
     );
 
     app.get(
@@ -161,8 +160,8 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
       },
       async (_request, reply) => {
         const reason = readiness.notReadyBecause();
-        if (reason === null) return { name: MODEL_NAME, ready: true };
-        return reply.code(503).header('retry-after', '1').send({ name: MODEL_NAME, ready: false, error: reason });
+        if (reason === null) return sendInferenceJson(reply, { name: MODEL_NAME, ready: true });
+        return sendInferenceJson(reply.code(503).header('retry-after', '1'), { name: MODEL_NAME, ready: false, error: reason });
       },
     );
 
@@ -222,7 +221,7 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
         const pending = dispatcher.score({ protocol: 'inference', bytes, headerLength, limits, contentEncoding, maxBodyBytes: bodyLimit });
         const scored = pending instanceof Promise ? await pending : pending;
         if (scored.inferenceHeaderLength !== null) reply.header(HEADER_LENGTH, String(scored.inferenceHeaderLength));
-        return sendScored(reply, scored);
+        return sendInferenceBody(reply, scored.contentType, scored.body);
       },
     );
   }
@@ -262,15 +261,10 @@ function contentEncodingOf(request: FastifyRequest): ContentEncoding {
 
 /** Every problem as `{"error": "<pointer>: <detail>; ..."}` (the first one as the JSON API's `detail`), plus its code. */
 function handleInferenceError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
-  const problem = asProblem(error);
-  logProblem(request, problem, error);
-  const message = problem.issues.map((i) => (i.pointer === '' ? i.detail : `${i.pointer}: ${i.detail}`)).join('; ');
-  void reply.code(problem.status).headers(problem.headers).type(JSON_TYPE).send({ error: message, code: problem.code });
+  sendInferenceProblem(request, reply, asProblem(error), error);
 }
 
 function handleInferenceNotFound(request: FastifyRequest, reply: FastifyReply): void {
-  void reply
-    .code(404)
-    .type(JSON_TYPE)
-    .send({ error: `no route ${request.method} ${cut(request.url.split('?')[0]!)}`, code: 'XENT_NOT_FOUND' });
+  const problem = ProblemError.of('XENT_NOT_FOUND', '', `no route ${request.method} ${cut(request.url.split('?')[0]!)}`);
+  sendInferenceProblem(request, reply, problem, problem);
 }

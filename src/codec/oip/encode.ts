@@ -2,6 +2,7 @@ import type { Unit } from '../../kernel/types.js';
 import type { CostFigures } from '../figures.js';
 import { pointerTo, unflatten } from '../pointer.js';
 import { ProblemError } from '../problems.js';
+import { encodeBytesTensor, topClasses } from './classification.js';
 import { encodeFp32, encodeFp64, encodeInt64 } from './datatypes.js';
 import type { DecodedInference, RequestedOutput } from './decode.js';
 import { MODEL_NAME, MODEL_VERSION } from './model.js';
@@ -10,7 +11,8 @@ export interface ResponseOutput {
   name: string;
   datatype: string;
   shape: number[];
-  data?: number[];
+  /** Numbers, or the strings of a BYTES tensor (a classification). */
+  data?: number[] | string[];
   parameters?: { binary_data_size: number };
 }
 
@@ -36,6 +38,19 @@ export function encodeInferenceResponse(figures: CostFigures, losses: Float64Arr
   const chunks: Buffer[] = [];
 
   for (const requested of request.outputs) {
+    if (requested.classes > 0) {
+      const { task } = request;
+      const strings = topClasses(task.input, task.rows, task.classes, requested.classes);
+      const shape = [...rowShape, Math.min(requested.classes, task.classes)];
+      if (requested.binary) {
+        const bytes = encodeBytesTensor(strings);
+        chunks.push(bytes);
+        outputs.push({ name: requested.name, datatype: 'BYTES', shape, parameters: { binary_data_size: bytes.length } });
+      } else {
+        outputs.push({ name: requested.name, datatype: 'BYTES', shape, data: strings });
+      }
+      continue;
+    }
     const values = valuesOf(requested, figures, losses);
     const shape = requested.name === 'losses' ? rowShape : [values.length];
     if (requested.datatype === 'FP32') checkFp32Range(values, request, rowShape);
@@ -65,6 +80,9 @@ export function encodeInferenceResponse(figures: CostFigures, losses: Float64Arr
 function valuesOf(requested: RequestedOutput, f: CostFigures, losses: Float64Array): Float64Array {
   const scalar = (x: number | null) => (x === null ? new Float64Array(0) : Float64Array.of(x));
   switch (requested.name) {
+    case 'logits':
+    case 'probabilities':
+      throw new Error('a classification has no values: encoded by topClasses');
     case 'losses':
       return losses;
     case 'sum':

@@ -6,8 +6,8 @@ export const MODEL_NAME = 'cross_entropy';
 export const MODEL_VERSION = '1';
 export const PLATFORM = 'xent';
 
-/** The extensions listed in the server metadata. */
-export const EXTENSIONS = ['binary_tensor_data'] as const;
+/** The extensions listed in the server metadata: Triton's binary tensors, classification and model configuration. */
+export const EXTENSIONS = ['binary_tensor_data', 'classification', 'model_configuration'] as const;
 
 export type InputName = 'logits' | 'probabilities' | 'labels' | 'targets' | 'class_weights';
 
@@ -33,6 +33,10 @@ export function isIntegerDatatype(d: NumericDatatype): d is IntegerDatatype {
 /** The outputs, in the order they are returned when the request names none. */
 export const OUTPUT_NAMES = ['losses', 'sum', 'cost', 'count', 'total_weight', 'perplexity', 'accuracy'] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
+
+/** The model output, as an output: sent only as Triton's classification (its k best classes per sample). */
+export const CLASSIFIED_OUTPUTS = ['logits', 'probabilities'] as const;
+export type ClassifiedOutput = (typeof CLASSIFIED_OUTPUTS)[number];
 
 export interface TensorMetadata {
   name: string;

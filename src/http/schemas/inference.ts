@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { scoreOptionsSchema } from '../../codec/fields.js';
 import { FLOAT_DATATYPES, INTEGER_DATATYPES } from '../../codec/oip/datatypes.js';
-import { INPUT_NAMES, OUTPUT_NAMES } from '../../codec/oip/model.js';
+import { CLASSIFIED_OUTPUTS, INPUT_NAMES, OUTPUT_NAMES } from '../../codec/oip/model.js';
 
 /**
  * The Open Inference Protocol v2 documents, for the OpenAPI document. Requests are checked by `decodeInferenceRequest`
@@ -19,7 +19,7 @@ export const tensorMetadataSchema = z.object({
 
 export const serverMetadataSchema = z
   .object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) })
-  .meta({ examples: [{ name: 'xent', version: '0.1.0', extensions: ['binary_tensor_data'] }] });
+  .meta({ examples: [{ name: 'xent', version: '0.1.0', extensions: ['binary_tensor_data', 'classification', 'model_configuration'] }] });
 
 export const modelMetadataSchema = z.object({
   name: z.string(),
@@ -61,14 +61,24 @@ const requestInputSchema = z.object({
 });
 
 const requestOutputSchema = z.object({
-  name: z.enum(OUTPUT_NAMES),
+  name: z.enum([...OUTPUT_NAMES, ...CLASSIFIED_OUTPUTS]).meta({
+    description: 'A figure, or the input the request sends (logits or probabilities) with the parameter classification.',
+  }),
   parameters: z
     .object({
       binary_data: z.boolean().optional().meta({ description: 'Send this output as binary tensor data.' }),
       datatype: z.enum(['FP64', 'FP32']).optional().meta({ description: 'losses only: FP64 (default) or FP32.' }),
+      classification: z.number().int().min(0).optional().meta({
+        description:
+          "Triton's classification extension, on output logits or probabilities only: the k highest-valued classes of each " +
+          'sample, best first (ties: lower index), as BYTES strings "<value>:<index>" of shape [samples..., min(k, C)]; 0 = none.',
+      }),
     })
     .optional(),
 });
+
+/** Parameters other servers' clients send on their own: accepted and ignored. */
+const ignored = (what: string) => z.unknown().optional().meta({ description: `Accepted and ignored (${what}).` });
 
 export const inferenceRequestSchema = z
   .object({
@@ -77,6 +87,13 @@ export const inferenceRequestSchema = z
       .object({
         ...scoreOptionsSchema.shape,
         binary_data_output: z.boolean().optional().meta({ description: 'Send every output as binary tensor data, unless an output says otherwise.' }),
+        priority: ignored("Triton's scheduling priority"),
+        timeout: ignored("Triton's queue timeout"),
+        sequence_id: ignored("Triton's sequence batching; its client sends it with sequence_start and sequence_end"),
+        sequence_start: ignored("Triton's sequence batching"),
+        sequence_end: ignored("Triton's sequence batching"),
+        headers: ignored('HTTP headers MLServer forwards'),
+        content_type: ignored("MLServer's codec hint"),
       })
       .optional(),
     inputs: z.array(requestInputSchema),
@@ -110,7 +127,10 @@ const responseOutputSchema = z.object({
   datatype: z.string(),
   shape: z.array(z.number().int()),
   parameters: z.object({ binary_data_size: z.number().int() }).optional(),
-  data: tensorData('The values, flat; absent for binary data.').optional(),
+  data: z
+    .array(z.union([z.number(), z.string()]))
+    .optional()
+    .meta({ description: 'The values, flat (strings "<value>:<index>" for a classification); absent for binary data.' }),
 });
 
 export const inferenceResponseSchema = z

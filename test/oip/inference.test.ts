@@ -41,10 +41,10 @@ function expectSameFigures(result: InferResult, loss: Record<string, unknown>): 
 }
 
 describe('OIP endpoints - metadata and health', () => {
-  it('GET /v2 - server metadata lists the binary_tensor_data extension', async () => {
+  it('GET /v2 - server metadata lists the binary_tensor_data, classification and model_configuration extensions', async () => {
     const res = await app.inject({ method: 'GET', url: '/v2' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ name: 'xent', extensions: ['binary_tensor_data'] });
+    expect(res.json()).toMatchObject({ name: 'xent', extensions: ['binary_tensor_data', 'classification', 'model_configuration'] });
     expect(typeof res.json().version).toBe('string');
     expect((await app.inject({ method: 'GET', url: '/v2/' })).json()).toEqual(res.json());
   });

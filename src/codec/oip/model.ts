@@ -44,13 +44,33 @@ export interface TensorMetadata {
   shape: number[];
 }
 
+/** Open Inference Protocol parameter values: strings, numbers or booleans. */
+export type Parameters = Record<string, string | number | boolean>;
+
 export interface ModelMetadata {
   name: string;
   versions: string[];
   platform: string;
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
+  parameters: Parameters;
 }
+
+/** Inputs of which a request gives exactly one of each pair, and inputs it may leave out. */
+export const INPUT_ALTERNATIVES: readonly (readonly [InputName, InputName])[] = [
+  ['logits', 'probabilities'],
+  ['labels', 'targets'],
+];
+export const OPTIONAL_INPUTS: readonly InputName[] = ['class_weights'];
+
+/**
+ * Which inputs pair up, for generic tools: the protocol's metadata has no word for alternatives or optional inputs,
+ * so it is said in the metadata's parameters (values are strings), as `a|b` alternatives separated by commas.
+ */
+const INPUT_PARAMETERS = {
+  input_alternatives: INPUT_ALTERNATIVES.map((pair) => pair.join('|')).join(','),
+  optional_inputs: OPTIONAL_INPUTS.join(','),
+};
 
 /**
  * Model metadata as the protocol defines it (-1 for a variable dimension). The shapes show the common 2-D case;
@@ -78,4 +98,26 @@ export const MODEL_METADATA: ModelMetadata = {
     { name: 'perplexity', datatype: 'FP64', shape: [-1] },
     { name: 'accuracy', datatype: 'FP64', shape: [-1] },
   ],
+  parameters: {
+    description:
+      'Send one of logits or probabilities, one of labels or targets, and optionally class_weights. Outputs logits or ' +
+      'probabilities (the one sent) with the output parameter classification: k give the k best classes per sample.',
+    ...INPUT_PARAMETERS,
+  },
+};
+
+/**
+ * Triton's model configuration extension (GET .../config): the JSON form of Triton's ModelConfig message
+ * (model_config.proto in triton-inference-server/common), with what generic tools read from it: every input marked
+ * `optional` (each is, alone: one of each pair is sent, class_weights may be left out), Triton's type names, and
+ * max_batch_size 0 (the dims are the whole shape, with no batch dimension added). ModelParameter values are
+ * `{"string_value": ...}`.
+ */
+export const MODEL_CONFIG = {
+  name: MODEL_NAME,
+  platform: PLATFORM,
+  max_batch_size: 0,
+  input: MODEL_METADATA.inputs.map((t) => ({ name: t.name, data_type: `TYPE_${t.datatype}`, dims: t.shape, optional: true })),
+  output: MODEL_METADATA.outputs.map((t) => ({ name: t.name, data_type: `TYPE_${t.datatype}`, dims: t.shape })),
+  parameters: Object.fromEntries(Object.entries(INPUT_PARAMETERS).map(([key, value]) => [key, { string_value: value }])),
 };

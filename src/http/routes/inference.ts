@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BodyLimits } from '../../codec/body.js';
-import { EXTENSIONS, MODEL_METADATA, MODEL_NAME, MODEL_VERSION } from '../../codec/oip/model.js';
+import { EXTENSIONS, MODEL_CONFIG, MODEL_METADATA, MODEL_NAME, MODEL_VERSION } from '../../codec/oip/model.js';
 import { ProblemError } from '../../codec/problems.js';
 import { cut, excerpt } from '../../codec/text.js';
 import { CONTENT_ENCODINGS, type ContentEncoding } from '../../pool/contentEncoding.js';
@@ -13,6 +13,7 @@ import {
   inferenceRequestSchema,
   inferenceResponseSchema,
   liveSchema,
+  modelConfigSchema,
   modelMetadataSchema,
   modelReadySchema,
   readySchema,
@@ -140,6 +141,23 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
         },
       },
       async (_request, reply) => sendInferenceJson(reply, MODEL_METADATA),
+    );
+
+    app.get(
+      `${base}/config`,
+      {
+        onRequest: checkModel,
+        schema: {
+          summary: 'Model configuration',
+          description:
+            "Triton's model configuration extension: the model as Triton's ModelConfig describes it, with every input " +
+            '`optional: true` (one of logits or probabilities, one of labels or targets, and optionally class_weights).',
+          tags: ['inference'],
+          params,
+          response: { 200: jsonResponse('Model configuration', jsonSchemaOf(modelConfigSchema)), 404: notFound },
+        },
+      },
+      async (_request, reply) => sendInferenceJson(reply, MODEL_CONFIG),
     );
 
     app.get(

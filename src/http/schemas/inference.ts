@@ -21,13 +21,38 @@ export const serverMetadataSchema = z
   .object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) })
   .meta({ examples: [{ name: 'xent', version: '0.1.0', extensions: ['binary_tensor_data', 'classification', 'model_configuration'] }] });
 
+const parameterValue = z.union([z.string(), z.number(), z.boolean()]);
+
 export const modelMetadataSchema = z.object({
   name: z.string(),
   versions: z.array(z.string()),
   platform: z.string(),
   inputs: z.array(tensorMetadataSchema),
   outputs: z.array(tensorMetadataSchema),
+  parameters: z.record(z.string(), parameterValue).meta({
+    description:
+      'Which inputs pair up: input_alternatives ("logits|probabilities,labels|targets": one of each pair), optional_inputs ' +
+      '(class_weights), and a description.',
+  }),
 });
+
+export const modelConfigSchema = z
+  .object({
+    name: z.string(),
+    platform: z.string(),
+    max_batch_size: z.number().int().meta({ description: '0: dims are the whole shape, with no batch dimension added.' }),
+    input: z.array(
+      z.object({
+        name: z.string(),
+        data_type: z.string().meta({ description: 'Triton type name, e.g. TYPE_FP64.' }),
+        dims: z.array(z.number().int()),
+        optional: z.boolean().meta({ description: 'Every input is optional alone: one of each pair is sent, class_weights may be left out.' }),
+      }),
+    ),
+    output: z.array(z.object({ name: z.string(), data_type: z.string(), dims: z.array(z.number().int()) })),
+    parameters: z.record(z.string(), z.object({ string_value: z.string() })),
+  })
+  .meta({ description: "Triton's model configuration (the JSON form of its ModelConfig message)" });
 
 export const liveSchema = z.object({ live: z.boolean() });
 export const readySchema = z.object({ ready: z.boolean(), error: z.string().optional() });

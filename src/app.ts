@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
-import { readWholeBody } from './http/bodyReader.js';
+import { registerAllowedMethods } from './http/allowedMethods.js';
+import { readWholeBody, TOO_LARGE_ADVICE } from './http/bodyReader.js';
 import { handleClientError } from './http/clientError.js';
 import { registerDocs } from './http/docs.js';
 import { EDGE_HTTP_OPTIONS, handleFrameworkError, registerEdges } from './http/edges.js';
@@ -9,6 +10,7 @@ import { registerGuards } from './http/guards.js';
 import { registerLifecycle } from './http/lifecycle.js';
 import { Metrics } from './http/metrics.js';
 import { healthRoutes } from './http/routes/health.js';
+import { homeRoutes } from './http/routes/home.js';
 import { inferenceRoutes } from './http/routes/inference.js';
 import { scoreRoutes } from './http/routes/score.js';
 import { fastifyTrustProxy } from './http/trustProxy.js';
@@ -70,9 +72,10 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   // Bodies stay bytes: the codec reads them in one pass straight into typed arrays, on the event loop when small and
   // in a worker when large, so the event loop only moves big buffers. The inference routes add their binary form.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', readWholeBody(config.bodyLimit));
+  app.addContentTypeParser('application/json', readWholeBody(config.bodyLimit, TOO_LARGE_ADVICE.json));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
+  registerAllowedMethods(app);
 
   const pool = new ScorePool({
     workers: config.workers,
@@ -90,6 +93,7 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   await registerGuards(app, config);
   metrics.register(app);
   await registerDocs(app);
+  await app.register(homeRoutes);
   await app.register(healthRoutes, { readiness });
   await app.register(scoreRoutes, { dispatcher, limits });
   await app.register(inferenceRoutes, { dispatcher, limits, readiness, bodyLimit: config.bodyLimit });

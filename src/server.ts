@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { listenFailure } from './startup.js';
 
 let config;
 try {
@@ -24,4 +25,11 @@ closeWithGrace({ delay: config.shutdownTimeoutMs + shutdownDrainMs, logger: app.
   await app.close();
 });
 
-await app.listen({ port: config.port, host: config.host });
+try {
+  await app.listen({ port: config.port, host: config.host });
+} catch (err) {
+  const line = listenFailure(err, config);
+  if (line === null) throw err;
+  process.stderr.write(`xent: ${line}\n`);
+  process.exit(1);
+}

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError, problemDocument } from '../codec/problems.js';
 import { cut } from '../codec/text.js';
+import { methodNotAllowed } from './allowedMethods.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -51,9 +52,14 @@ export function logProblem(request: FastifyRequest, problem: ProblemError, error
   else if (problem.status >= 500) request.log.warn({ code: problem.code }, problem.issues[0]!.detail);
 }
 
+/** A request no route matched: 405 with `Allow` when its path has routes for other methods, else 404. */
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): void {
-  const problem = ProblemError.of('XENT_NOT_FOUND', '', `no route ${request.method} ${instanceOf(request)}`);
-  void reply.code(404).type(PROBLEM_CONTENT_TYPE).send(problemDocument(problem.code, problem.issues, instanceOf(request)));
+  const problem = methodNotAllowed(request) ?? ProblemError.of('XENT_NOT_FOUND', '', `no route ${request.method} ${instanceOf(request)}`);
+  void reply
+    .code(problem.status)
+    .headers(problem.headers)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(problemDocument(problem.code, problem.issues, instanceOf(request)));
 }
 
 /** The request path, without the query and cut to a bounded length: problem documents never echo much user input. */

@@ -5,7 +5,8 @@ import { ProblemError } from '../../codec/problems.js';
 import { cut, excerpt } from '../../codec/text.js';
 import { CONTENT_ENCODINGS, type ContentEncoding } from '../../pool/contentEncoding.js';
 import type { Dispatcher } from '../../pool/dispatch.js';
-import { readWholeBody } from '../bodyReader.js';
+import { methodNotAllowed } from '../allowedMethods.js';
+import { readWholeBody, TOO_LARGE_ADVICE } from '../bodyReader.js';
 import { asProblem } from '../errorHandler.js';
 import { sendInferenceBody, sendInferenceJson, sendInferenceProblem } from '../inferenceAnswers.js';
 import {
@@ -63,7 +64,7 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
   // Every body is read as bytes (within the app's body limit): the JSON header and any binary tensor data after it
   // are split by decodeInferenceRequest, which reads the tensors straight from this one buffer.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', readWholeBody(bodyLimit));
+  app.addContentTypeParser('*', readWholeBody(bodyLimit, TOO_LARGE_ADVICE.inference));
   app.setErrorHandler(handleInferenceError);
   app.setNotFoundHandler(handleInferenceNotFound);
 
@@ -283,6 +284,6 @@ function handleInferenceError(error: FastifyError | Error, request: FastifyReque
 }
 
 function handleInferenceNotFound(request: FastifyRequest, reply: FastifyReply): void {
-  const problem = ProblemError.of('XENT_NOT_FOUND', '', `no route ${request.method} ${cut(request.url.split('?')[0]!)}`);
+  const problem = methodNotAllowed(request) ?? ProblemError.of('XENT_NOT_FOUND', '', `no route ${request.method} ${cut(request.url.split('?')[0]!)}`);
   sendInferenceProblem(request, reply, problem, problem);
 }

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import { registerAllowedMethods } from './http/allowedMethods.js';
 import { readWholeBody, TOO_LARGE_ADVICE } from './http/bodyReader.js';
@@ -8,6 +9,7 @@ import { EDGE_HTTP_OPTIONS, handleFrameworkError, registerEdges } from './http/e
 import { handleError, handleNotFound } from './http/errorHandler.js';
 import { registerGuards } from './http/guards.js';
 import { registerLifecycle } from './http/lifecycle.js';
+import { RequestLog } from './http/requestLog.js';
 import { Metrics } from './http/metrics.js';
 import { healthRoutes } from './http/routes/health.js';
 import { homeRoutes } from './http/routes/home.js';
@@ -18,8 +20,10 @@ import { Dispatcher } from './pool/dispatch.js';
 import { ScorePool } from './pool/scorePool.js';
 
 export interface AppOptions {
-  /** Fastify's logger option; defaults to pino at the configured level. */
+  /** Fastify's logger option; defaults to pino at the configured level, writing to `logStream` or stdout. */
   logger?: FastifyServerOptions['logger'];
+  /** Where the default logger writes (server.ts: pino-pretty on a terminal); stdout, as JSON lines, when absent. */
+  logStream?: DestinationStream;
   /** Tests only: another worker module for the pool (fault injection). */
   poolWorkerFile?: string;
 }
@@ -32,7 +36,13 @@ export interface AppOptions {
 export async function buildApp(config: Readonly<Config>, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     // pino; request bodies are never logged, and the Authorization header is redacted from request logs.
-    logger: options.logger ?? { level: config.logLevel, redact: ['req.headers.authorization', 'err.rawPacket'] },
+    logger: options.logger ?? {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'err.rawPacket'],
+      ...(options.logStream === undefined ? {} : { stream: options.logStream }),
+    },
+    // One line per request instead of Fastify's two, with the route, status, duration and problem code.
+    logController: new RequestLog(),
     bodyLimit: config.bodyLimit,
     requestIdHeader: 'x-request-id',
     // Requests that reach a closing server get our XENT_SHUTTING_DOWN problem (http/lifecycle.ts), not Fastify's plain 503.

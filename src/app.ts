@@ -105,7 +105,7 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   await registerDocs(app);
   await app.register(homeRoutes);
   await app.register(healthRoutes, { readiness });
-  await app.register(scoreRoutes, { dispatcher, limits });
+  await app.register(scoreRoutes, { dispatcher, limits, bodyLimit: config.bodyLimit });
   await app.register(inferenceRoutes, { dispatcher, limits, readiness, bodyLimit: config.bodyLimit });
   return app;
 }

@@ -5,6 +5,11 @@ import { ProblemError } from '../codec/problems.js';
 
 type Done = (err: Error | null, body?: Buffer) => void;
 
+/** The 413 for a body of `size` (described) over `limit` bytes, with what to do about it. */
+export function bodyTooLarge(size: string, limit: number, advice: string): ProblemError {
+  return ProblemError.of('XENT_BODY_TOO_LARGE', '', `the body is ${size}, over the limit of ${describeBytes(limit, 'BODY_LIMIT')}; ${advice}`);
+}
+
 /** What to do about a body over BODY_LIMIT, by protocol: binary numbers take 2 to 8 bytes, JSON text 5 to 25. */
 export const TOO_LARGE_ADVICE = {
   json: 'binary tensors are 2–4× smaller than JSON numbers: send large batches to the inference protocol (POST /v2/models/cross_entropy/infer with FP32 or FP16 binary tensor data), or raise BODY_LIMIT',
@@ -24,8 +29,7 @@ export const TOO_LARGE_ADVICE = {
  * stream error as a 400.
  */
 export function readWholeBody(limit: number, advice: string) {
-  const tooLarge = (size: string) =>
-    ProblemError.of('XENT_BODY_TOO_LARGE', '', `the body is ${size}, over the limit of ${describeBytes(limit, 'BODY_LIMIT')}; ${advice}`);
+  const tooLarge = (size: string) => bodyTooLarge(size, limit, advice);
   return (request: FastifyRequest, payload: IncomingMessage, done: Done): void => {
     const declared = Number(request.headers['content-length']);
     if (declared > limit) {

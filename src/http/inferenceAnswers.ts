@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { INFERENCE_JSON_CONTENT_TYPE } from '../codec/body.js';
-import type { ProblemError } from '../codec/problems.js';
+import type { ErrorCode, ProblemError } from '../codec/problems.js';
 import { logProblem } from './errorHandler.js';
 
 /**
@@ -19,8 +19,12 @@ export function sendInferenceBody(reply: FastifyReply, contentType: string, body
 }
 
 /** A problem as the protocol's error object, `{"error": "<pointer>: <detail>; ..."}`, plus the catalogue's code. */
+export function inferenceErrorOf(problem: ProblemError): { error: string; code: ErrorCode } {
+  return { error: problem.issues.map((i) => (i.pointer === '' ? i.detail : `${i.pointer}: ${i.detail}`)).join('; '), code: problem.code };
+}
+
+/** Answers a problem as the protocol's error object. */
 export function sendInferenceProblem(request: FastifyRequest, reply: FastifyReply, problem: ProblemError, error: FastifyError | Error): void {
   logProblem(request, problem, error);
-  const message = problem.issues.map((i) => (i.pointer === '' ? i.detail : `${i.pointer}: ${i.detail}`)).join('; ');
-  void sendInferenceJson(reply.code(problem.status).headers(problem.headers), { error: message, code: problem.code });
+  void sendInferenceJson(reply.code(problem.status).headers(problem.headers), inferenceErrorOf(problem));
 }

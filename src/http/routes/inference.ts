@@ -4,12 +4,17 @@ import { EXTENSIONS, MODEL_CONFIG, MODEL_METADATA, MODEL_NAME, MODEL_VERSION } f
 import { ProblemError } from '../../codec/problems.js';
 import { cut, excerpt } from '../../codec/text.js';
 import { CONTENT_ENCODINGS, type ContentEncoding } from '../../pool/contentEncoding.js';
-import type { Dispatcher } from '../../pool/dispatch.js';
+import { problemOf, type Dispatcher } from '../../pool/dispatch.js';
+import { PoolUnavailableError } from '../../pool/scorePool.js';
+import { describeBytes } from '../../byteSize.js';
 import { methodNotAllowed } from '../allowedMethods.js';
-import { readWholeBody, TOO_LARGE_ADVICE } from '../bodyReader.js';
+import { bodyTooLarge, readWholeBody, TOO_LARGE_ADVICE } from '../bodyReader.js';
+import { rateLimited } from '../guards.js';
+import { inferenceErrorExamples, refusalOf, type Documented } from '../schemas/problemExamples.js';
 import { asProblem } from '../errorHandler.js';
 import { sendInferenceBody, sendInferenceJson, sendInferenceProblem } from '../inferenceAnswers.js';
 import {
+  binaryRequestExample,
   inferenceErrorSchema,
   inferenceRequestSchema,
   inferenceResponseSchema,
@@ -42,9 +47,11 @@ const HEADER_LENGTH = 'inference-header-content-length';
  */
 const ACCEPTED_TYPES = new Set(['', 'application/json', 'application/octet-stream', 'application/x-www-form-urlencoded']);
 
-
 const error = jsonSchemaOf(inferenceErrorSchema);
-const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
+const errorResponse = (description: string, examples: Record<string, Documented>) => ({
+  description,
+  content: { 'application/json': { schema: error, examples: inferenceErrorExamples(examples) } },
+});
 const jsonResponse = (description: string, schema: Record<string, unknown>) => ({
   description,
   content: { 'application/json': { schema } },
@@ -61,6 +68,7 @@ export async function inferenceRoutes(app: FastifyInstance, options: InferenceRo
 
 async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): Promise<void> {
   const { dispatcher, limits, readiness, bodyLimit } = options;
+  const errors = errorExamples(limits, bodyLimit);
   // Every body is read as bytes (within the app's body limit): the JSON header and any binary tensor data after it
   // are split by decodeInferenceRequest, which reads the tensors straight from this one buffer.
   app.removeAllContentTypeParsers();
@@ -119,12 +127,21 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
     const params = {
       type: 'object',
       properties: {
-        model_name: { type: 'string', description: `The model: ${MODEL_NAME} is the only one.` },
-        ...(versioned ? { model_version: { type: 'string', description: `The model version: ${MODEL_VERSION} is the only one.` } } : {}),
+        model_name: { type: 'string', default: MODEL_NAME, description: `The model: ${MODEL_NAME} is the only one.` },
+        ...(versioned
+          ? { model_version: { type: 'string', default: MODEL_VERSION, description: `The model version: ${MODEL_VERSION} is the only one.` } }
+          : {}),
       },
       required: versioned ? ['model_name', 'model_version'] : ['model_name'],
     };
-    const notFound = errorResponse('Unknown model or version');
+    const notFound = (method: 'GET' | 'POST', suffix: string) =>
+      errorResponse('Unknown model or version', {
+        'an unknown model': {
+          summary: 'A model this server does not serve',
+          problem: unknownModel('resnet'),
+          request: { method, url: `/v2/models/resnet${suffix}`, ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: {} } : {}) },
+        },
+      });
 
     app.get(
       base,
@@ -138,7 +155,7 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
             'labels INT32 or INT64.',
           tags: ['inference'],
           params,
-          response: { 200: jsonResponse('Model metadata', jsonSchemaOf(modelMetadataSchema)), 404: notFound },
+          response: { 200: jsonResponse('Model metadata', jsonSchemaOf(modelMetadataSchema)), 404: notFound('GET', '') },
         },
       },
       async (_request, reply) => sendInferenceJson(reply, MODEL_METADATA),
@@ -155,7 +172,7 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
             '`optional: true` (one of logits or probabilities, one of labels or targets, and optionally class_weights).',
           tags: ['inference'],
           params,
-          response: { 200: jsonResponse('Model configuration', jsonSchemaOf(modelConfigSchema)), 404: notFound },
+          response: { 200: jsonResponse('Model configuration', jsonSchemaOf(modelConfigSchema)), 404: notFound('GET', '/config') },
         },
       },
       async (_request, reply) => sendInferenceJson(reply, MODEL_CONFIG),
@@ -172,7 +189,7 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
           params,
           response: {
             200: jsonResponse('Ready', jsonSchemaOf(modelReadySchema)),
-            404: notFound,
+            404: notFound('GET', '/ready'),
             503: jsonResponse('Not ready, with the reason', jsonSchemaOf(modelReadySchema)),
           },
         },
@@ -211,6 +228,7 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
                   type: 'string',
                   format: 'binary',
                   description: 'The JSON inference request (Inference-Header-Content-Length bytes), then the binary tensor data.',
+                  'x-examples': { 'two samples, binary FP32 logits and INT64 labels': binaryRequestExample() },
                 },
               },
             },
@@ -223,13 +241,16 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
                 [BINARY_TYPE]: { schema: { type: 'string', format: 'binary' } },
               },
             },
-            400: errorResponse('Malformed or invalid request: bad JSON, shapes, datatypes, binary data sizes, values'),
-            404: notFound,
-            413: errorResponse('Body larger than BODY_LIMIT, or more numbers than MAX_ELEMENTS'),
-            415: errorResponse('Unsupported Content-Type or Content-Encoding'),
-            422: errorResponse('A loss or the sum is not finite'),
-            429: errorResponse('More than RATE_LIMIT scoring requests in the window from this client (its API key, else its address); retry after Retry-After seconds'),
-            503: errorResponse('Overloaded, timed out or shutting down; retry after Retry-After seconds'),
+            400: errorResponse('Malformed or invalid request: bad JSON, shapes, datatypes, binary data sizes, values', errors[400]!),
+            404: notFound('POST', '/infer'),
+            413: errorResponse('Body larger than BODY_LIMIT, or more numbers than MAX_ELEMENTS', errors[413]!),
+            415: errorResponse('Unsupported Content-Type or Content-Encoding', errors[415]!),
+            422: errorResponse('A loss or the sum is not finite', errors[422]!),
+            429: errorResponse(
+              'More than RATE_LIMIT scoring requests in the window from this client (its API key, else its address); retry after Retry-After seconds',
+              errors[429]!,
+            ),
+            503: errorResponse('Overloaded, timed out or shutting down; retry after Retry-After seconds', errors[503]!),
           },
         },
       },
@@ -246,12 +267,20 @@ async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): 
   }
 }
 
+const unknownModel = (name: string) =>
+  ProblemError.of('XENT_NOT_FOUND', '', `unknown model "${excerpt(name, 60)}"; this server serves "${MODEL_NAME}"`);
+
+const unsupportedType = (type: string) =>
+  ProblemError.of(
+    'XENT_UNSUPPORTED_MEDIA_TYPE',
+    '',
+    `Content-Type ${excerpt(type, 60)} is not supported; send application/json, or application/octet-stream with Inference-Header-Content-Length for binary tensor data`,
+  );
+
 /** Answers 404 before the body is read when the URL names another model or version. */
 async function checkModel(request: FastifyRequest): Promise<void> {
   const { model_name: name, model_version: version } = request.params as { model_name: string; model_version?: string };
-  if (name !== MODEL_NAME) {
-    throw ProblemError.of('XENT_NOT_FOUND', '', `unknown model "${excerpt(name, 60)}"; this server serves "${MODEL_NAME}"`);
-  }
+  if (name !== MODEL_NAME) throw unknownModel(name);
   if (version !== undefined && version !== MODEL_VERSION) {
     throw ProblemError.of('XENT_NOT_FOUND', '', `model "${MODEL_NAME}" has no version "${excerpt(version, 60)}"; its only version is "${MODEL_VERSION}"`);
   }
@@ -260,17 +289,56 @@ async function checkModel(request: FastifyRequest): Promise<void> {
 /** Refuses a body of another Content-Type or Content-Encoding before it is read. */
 async function checkBodyHeaders(request: FastifyRequest): Promise<void> {
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (!ACCEPTED_TYPES.has(type)) {
-    throw ProblemError.of(
-      'XENT_UNSUPPORTED_MEDIA_TYPE',
-      '',
-      `Content-Type ${excerpt(type, 60)} is not supported; send application/json, or application/octet-stream with Inference-Header-Content-Length for binary tensor data`,
-    );
-  }
+  if (!ACCEPTED_TYPES.has(type)) throw unsupportedType(type);
   const encoding = contentEncodingOf(request);
   if (!(CONTENT_ENCODINGS as readonly string[]).includes(encoding)) {
     throw ProblemError.of('XENT_UNSUPPORTED_MEDIA_TYPE', '', `Content-Encoding ${excerpt(encoding, 60)} is not supported; send gzip, deflate or identity`);
   }
+}
+
+const LOGITS = { name: 'logits', shape: [2, 3], datatype: 'FP64', data: [2, 1, 0.1, 0.5, 2.5, 0.3] };
+
+/** The documented errors of the inference route, by status, each what the service answers (see problemExamples.ts). */
+function errorExamples(limits: BodyLimits, bodyLimit: number): Record<number, Record<string, Documented>> {
+  const refused = (summary: string, body: unknown): Documented => ({
+    summary,
+    problem: refusalOf({ protocol: 'inference', bytes: Buffer.from(JSON.stringify(body)), headerLength: undefined, limits }),
+    request: { method: 'POST', url: `/v2/models/${MODEL_NAME}/infer`, headers: { 'content-type': 'application/json' }, body },
+  });
+  return {
+    400: {
+      'a label out of range': refused('Label 3 of a sample with three classes', {
+        inputs: [LOGITS, { name: 'labels', shape: [2], datatype: 'INT64', data: [0, 3] }],
+      }),
+      'a misspelt parameter': refused('label_smooting: refused, with the parameters there are', {
+        parameters: { label_smooting: 0.1 },
+        inputs: [LOGITS, { name: 'labels', shape: [2], datatype: 'INT64', data: [0, 1] }],
+      }),
+    },
+    413: {
+      'a body over BODY_LIMIT': {
+        summary: 'A 100 MiB body: its size, the limit and what to do',
+        problem: bodyTooLarge(describeBytes(100 * 1024 * 1024, 'Content-Length'), bodyLimit, TOO_LARGE_ADVICE.inference),
+      },
+    },
+    415: {
+      'text/plain': {
+        summary: 'A Content-Type the protocol does not use',
+        problem: unsupportedType('text/plain'),
+        request: { method: 'POST', url: `/v2/models/${MODEL_NAME}/infer`, headers: { 'content-type': 'text/plain' }, body: {} },
+      },
+    },
+    422: {
+      'a zero probability on the true class': refused('log 0: the loss is infinite, so the answer names the sample', {
+        inputs: [
+          { name: 'probabilities', shape: [2, 2], datatype: 'FP64', data: [1, 0, 0.5, 0.5] },
+          { name: 'labels', shape: [2], datatype: 'INT64', data: [1, 0] },
+        ],
+      }),
+    },
+    429: { 'over RATE_LIMIT': { summary: 'RATE_LIMIT=100: the 101st request in a minute', problem: rateLimited(100, '1 minute') } },
+    503: { 'the queue is full': { summary: 'Every worker busy and MAX_QUEUE tasks waiting', problem: problemOf(new PoolUnavailableError('queue-full')) } },
+  };
 }
 
 /** The Content-Encoding as sent (checkBodyHeaders has refused any other than CONTENT_ENCODINGS). */

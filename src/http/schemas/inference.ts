@@ -128,24 +128,69 @@ export const inferenceRequestSchema = z
       .meta({ description: `Which outputs to return (default all: ${OUTPUT_NAMES.join(', ')}).` }),
   })
   .meta({
-    examples: [
-      {
-        id: '42',
-        inputs: [
-          { name: 'logits', shape: [2, 3], datatype: 'FP64', data: [2, 1, 0.1, 0.5, 2.5, 0.3] },
-          { name: 'labels', shape: [2], datatype: 'INT64', data: [0, 1] },
-        ],
+    'x-examples': {
+      'two samples, logits and labels': {
+        summary: 'FP64 logits of two samples over three classes, INT64 labels; every output',
+        value: {
+          id: '42',
+          inputs: [
+            { name: 'logits', shape: [2, 3], datatype: 'FP64', data: [2, 1, 0.1, 0.5, 2.5, 0.3] },
+            { name: 'labels', shape: [2], datatype: 'INT64', data: [0, 1] },
+          ],
+        },
       },
-      {
-        parameters: { label_smoothing: 0.1, unit: 'bits' },
-        inputs: [
-          { name: 'probabilities', shape: [2, 3], datatype: 'FP32', data: [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]] },
-          { name: 'targets', shape: [2, 3], datatype: 'FP32', data: [[1, 0, 0], [0, 0.9, 0.1]] },
-        ],
-        outputs: [{ name: 'cost' }, { name: 'losses', parameters: { datatype: 'FP32' } }],
+      'soft targets in bits, two outputs': {
+        summary: 'FP32 probabilities and soft targets, label smoothing, bits; the cost and FP32 losses only',
+        value: {
+          parameters: { label_smoothing: 0.1, unit: 'bits' },
+          inputs: [
+            { name: 'probabilities', shape: [2, 3], datatype: 'FP32', data: [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]] },
+            { name: 'targets', shape: [2, 3], datatype: 'FP32', data: [[1, 0, 0], [0, 0.9, 0.1]] },
+          ],
+          outputs: [{ name: 'cost' }, { name: 'losses', parameters: { datatype: 'FP32' } }],
+        },
       },
-    ],
+      'the top 2 classes of each sample': {
+        summary: "Triton's classification extension: the cost, and the two best classes of each sample as \"<logit>:<index>\"",
+        value: {
+          inputs: [
+            { name: 'logits', shape: [2, 3], datatype: 'FP64', data: [2, 1, 0.1, 0.5, 2.5, 0.3] },
+            { name: 'labels', shape: [2], datatype: 'INT64', data: [0, 1] },
+          ],
+          outputs: [{ name: 'cost' }, { name: 'logits', parameters: { classification: 2 } }],
+        },
+      },
+    },
   });
+
+/**
+ * A binary request, for the documentation: the JSON header, then the tensors' bytes. Its value is the body itself
+ * (each byte one character), the hex dump in its description is for reading.
+ */
+export function binaryRequestExample(): Record<string, unknown> {
+  const header = JSON.stringify({
+    inputs: [
+      { name: 'logits', shape: [2, 3], datatype: 'FP32', parameters: { binary_data_size: 24 } },
+      { name: 'labels', shape: [2], datatype: 'INT64', parameters: { binary_data_size: 16 } },
+    ],
+    outputs: [{ name: 'cost' }],
+  });
+  const logits = Buffer.alloc(24);
+  [2, 1, 0.125, 0.5, 2.5, 0.25].forEach((x, i) => logits.writeFloatLE(x, 4 * i));
+  const labels = Buffer.alloc(16);
+  [0n, 1n].forEach((x, i) => labels.writeBigInt64LE(x, 8 * i));
+  const hex = (b: Buffer) => b.toString('hex').replace(/(..)(?!$)/g, '$1 ');
+  return {
+    summary: 'Two samples: FP32 logits and INT64 labels as binary tensors, the cost as JSON',
+    description:
+      `Send with \`Inference-Header-Content-Length: ${header.length}\` (the JSON header's length in bytes). The body is the ` +
+      'JSON header, then the logits [[2, 1, 0.125], [0.5, 2.5, 0.25]] as 6 FP32 (24 bytes), then the labels [0, 1] as ' +
+      '2 INT64 (16 bytes), little-endian:\n\n```\n' +
+      `${header}\n${hex(logits)}\n${hex(labels)}\n\`\`\``,
+    value: header + Buffer.concat([logits, labels]).toString('latin1'),
+    'x-inference-header-content-length': header.length,
+  };
+}
 
 const responseOutputSchema = z.object({
   name: z.string(),

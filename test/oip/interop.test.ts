@@ -104,10 +104,14 @@ describe("inference parameters that standard clients send on their own - accepte
 
 /** The strings of a BYTES output, from JSON data or from Triton's binary form (each a uint32 length, then the bytes). */
 function strings(result: InferResult, raw: Buffer | null, name: string): string[] {
-  const header = (result.json.outputs as { name: string; data?: string[]; parameters?: { binary_data_size?: number } }[]).find((o) => o.name === name)!;
+  const outputs = result.json.outputs as { name: string; data?: string[]; parameters?: { binary_data_size?: number } }[];
+  const at = outputs.findIndex((o) => o.name === name);
+  const header = outputs[at]!;
   if (header.data !== undefined) return header.data;
   const out: string[] = [];
+  // Binary outputs follow the JSON header in the order of the outputs.
   let offset = Number(result.headers['inference-header-content-length']);
+  for (const o of outputs.slice(0, at)) offset += o.parameters?.binary_data_size ?? 0;
   const end = offset + header.parameters!.binary_data_size!;
   while (offset < end) {
     const length = raw!.readUInt32LE(offset);
@@ -176,6 +180,41 @@ describe("Triton's classification extension - the top-k classes of each sample",
     expect(result.status).toBe(400);
     expect(result.code).toBe(code);
     expect(result.error!.startsWith(`${pointer}: `)).toBe(true);
+  });
+
+  it("the README's tritonclient.http request, as its source frames it (FP16 in, binary outputs, class_count, custom parameters) - 200", async () => {
+    // tritonclient/http/_utils.py _get_inference_request: inputs with binary_data_size, outputs {"binary_data": true}
+    // plus {"classification": k} for class_count, the custom parameters merged into "parameters"; no Content-Type.
+    const header = {
+      inputs: [
+        { name: 'logits', shape: [2, 3], datatype: 'FP16', parameters: { binary_data_size: 12 } },
+        { name: 'labels', shape: [2], datatype: 'INT64', parameters: { binary_data_size: 16 } },
+      ],
+      outputs: [
+        { name: 'cost', parameters: { binary_data: true } },
+        { name: 'perplexity', parameters: { binary_data: true } },
+        { name: 'losses', parameters: { binary_data: true } },
+        { name: 'logits', parameters: { classification: 3, binary_data: true } },
+      ],
+      parameters: { label_smoothing: 0.1 },
+    };
+    // binary16: 2, 1, 0.5 | 0.5, 2.5, 0.25
+    const halves = Buffer.alloc(12);
+    [0x4000, 0x3c00, 0x3800, 0x3800, 0x4100, 0x3400].forEach((h, i) => halves.writeUInt16LE(h, 2 * i));
+    const request = binaryRequest(header, [halves, int64([0, 1])], null);
+    const res = await app.inject({ method: 'POST', url: INFER, payload: request.payload, headers: request.headers });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.headers['content-type']).toBe('application/octet-stream');
+    const raw = res.rawPayload;
+    const length = Number(res.headers['inference-header-content-length']);
+    const result = { json: JSON.parse(raw.subarray(0, length).toString()), headers: res.headers } as unknown as InferResult;
+    expect((result.json.outputs as { name: string; datatype: string; shape: number[] }[]).map((o) => [o.name, o.datatype, o.shape])).toEqual([
+      ['cost', 'FP64', [1]],
+      ['perplexity', 'FP64', [1]],
+      ['losses', 'FP64', [2]],
+      ['logits', 'BYTES', [2, 3]],
+    ]);
+    expect(strings(result, raw, 'logits')).toEqual(['2:0', '1:1', '0.5:2', '2.5:1', '0.5:0', '0.25:2']);
   });
 
   it('the server metadata lists the classification and model_configuration extensions', async () => {

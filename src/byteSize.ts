@@ -1,20 +1,23 @@
 /**
  * Byte counts as people write them in configuration and read them in messages. Units are powers of 1024, as in the
  * `bytes` package that Express and Fastify users know (`100mb` = 100 MiB): b, kb, mb, gb, and kib, mib, gib as the
- * same, in any case, with an optional space; a plain number is bytes.
+ * same, in any case, with an optional space; a plain number is bytes (`1e9` included, as before units were read).
  */
 
 const UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2, gb: 1024 ** 3, gib: 1024 ** 3 };
 
 /** `64mb`, `1.5 GiB`, `1048576` as a whole number of bytes; null when it is not one. */
 export function parseByteSize(text: string): number | null {
+  const plain = Number(text.trim());
+  if (text.trim() !== '' && Number.isSafeInteger(plain) && plain >= 0) return plain;
   const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   if (match === null) return null;
   const unit = match[2]!.toLowerCase();
-  const scale = unit === '' ? 1 : UNITS[unit];
-  if (scale === undefined) return null;
-  const bytes = Number(match[1]) * scale;
-  return Number.isSafeInteger(bytes) ? bytes : Number.isFinite(bytes) && bytes < Number.MAX_SAFE_INTEGER ? Math.floor(bytes) : null;
+  // A fraction of a byte is no byte count; a fraction of a unit (1.5gb) is, rounded down.
+  const scale = unit === '' ? null : UNITS[unit];
+  if (scale === undefined || scale === null) return null;
+  const bytes = Math.floor(Number(match[1]) * scale);
+  return Number.isSafeInteger(bytes) ? bytes : null;
 }
 
 /** A byte count for people, with a note on where it comes from: `67108864 bytes (64 MiB, BODY_LIMIT)`. */

@@ -10,11 +10,12 @@ describe('BODY_LIMIT - a byte count with or without a unit (powers of 1024)', ()
     ['1.5gb', 1.5 * 1024 ** 3],
     ['512kb', 512 * 1024],
     ['2048b', 2048],
+    ['1e9', 1e9],
   ])('%s - %i bytes', (value, bytes) => {
     expect(loadConfig({ BODY_LIMIT: value }).bodyLimit).toBe(bytes);
   });
 
-  it.each(['100 megabytes', 'mb', '-1mb', '1e9', '12 tb'])('%s - a ConfigError naming BODY_LIMIT', (value) => {
+  it.each(['100 megabytes', 'mb', '-1mb', '-5', '12 tb', '1.5'])('%s - a ConfigError naming BODY_LIMIT', (value) => {
     expect(() => loadConfig({ BODY_LIMIT: value })).toThrow(ConfigError);
     expect(() => loadConfig({ BODY_LIMIT: value })).toThrow(/BODY_LIMIT=/);
   });

@@ -6,6 +6,9 @@ const PROBLEM_CODE = Symbol('xent.problemCode');
 
 type WithCode = FastifyRequest & { [PROBLEM_CODE]?: ErrorCode };
 
+/** The levels at which info lines are written. */
+const LOGS_INFO = new Set(['info', 'debug', 'trace']);
+
 /** Remembers the problem a request was answered with, for its log line. */
 export function noteProblem(request: FastifyRequest, code: ErrorCode): void {
   (request as WithCode)[PROBLEM_CODE] = code;
@@ -22,6 +25,9 @@ export class RequestLog extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const failed = error !== null && error !== undefined;
+    // Nothing is built when the line would be dropped (LOG_LEVEL above info).
+    if (!failed && !LOGS_INFO.has(request.log.level)) return;
     const code = (request as WithCode)[PROBLEM_CODE];
     const line = {
       method: request.method,
@@ -32,7 +38,7 @@ export class RequestLog extends LogController {
       remoteAddress: request.ip,
       ...(code === undefined ? {} : { code }),
     };
-    if (error === null || error === undefined) request.log.info(line, 'request completed');
-    else request.log.error({ ...line, err: error }, 'request errored');
+    if (failed) request.log.error({ ...line, err: error }, 'request errored');
+    else request.log.info(line, 'request completed');
   }
 }

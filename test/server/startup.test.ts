@@ -125,3 +125,21 @@ describe('logs on a terminal - readable, the banner first', () => {
     expect(lines.filter((l) => l.includes('POST /loss'))).toEqual([expect.stringMatching(/INFO.*POST \/loss 400 XENT_MISSING_FIELD [\d.]+ ms \(req-\d+\)/)]);
   }, 30_000);
 });
+
+describe('LOG_LEVEL=debug - a line as each request arrives too', () => {
+  it('"incoming request" at debug, then the one info line, both with the request id', async () => {
+    const server = await startServer({ WORKERS: '1', LOG_LEVEL: 'debug' });
+    try {
+      await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'debug-1' } });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const lines = jsonLines(server.output()).filter((l) => l.reqId === 'debug-1');
+      expect(lines.map((l) => [l.level, l.msg])).toEqual([
+        [20, 'incoming request'],
+        [30, 'request completed'],
+      ]);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exit;
+    }
+  }, 30_000);
+});

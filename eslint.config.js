@@ -48,4 +48,6 @@ export default tseslint.config(
   // HTTP adapts everything below it; only app.ts and server.ts are above it.
   layer(['src/http/**/*.ts'], 'nothing imports app.ts or server.ts', ['(^|/)(app|server)\\.js$']),
   layer(['src/config.ts'], 'the configuration imports zod and node: only', ['(^|/)(http|pool|codec|kernel)(/|$)|(^|/)(app|server)\\.js$']),
+  // The client (xent/client) ships to Node and browsers alike: its own modules and the protocol's model constants only.
+  layer(['src/client/**/*.ts'], 'the client imports its own modules and codec/oip/model.js only', ['^(?!\\./|\\.\\./codec/oip/model\\.js$)']),
 );

@@ -1,14 +1,18 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
-import { readWholeBody } from './http/bodyReader.js';
+import { registerAllowedMethods } from './http/allowedMethods.js';
+import { readWholeBody, TOO_LARGE_ADVICE } from './http/bodyReader.js';
 import { handleClientError } from './http/clientError.js';
 import { registerDocs } from './http/docs.js';
 import { EDGE_HTTP_OPTIONS, handleFrameworkError, registerEdges } from './http/edges.js';
 import { handleError, handleNotFound } from './http/errorHandler.js';
 import { registerGuards } from './http/guards.js';
 import { registerLifecycle } from './http/lifecycle.js';
+import { RequestLog } from './http/requestLog.js';
 import { Metrics } from './http/metrics.js';
 import { healthRoutes } from './http/routes/health.js';
+import { homeRoutes } from './http/routes/home.js';
 import { inferenceRoutes } from './http/routes/inference.js';
 import { scoreRoutes } from './http/routes/score.js';
 import { streamRoutes } from './http/routes/stream.js';
@@ -17,8 +21,10 @@ import { Dispatcher } from './pool/dispatch.js';
 import { ScorePool } from './pool/scorePool.js';
 
 export interface AppOptions {
-  /** Fastify's logger option; defaults to pino at the configured level. */
+  /** Fastify's logger option; defaults to pino at the configured level, writing to `logStream` or stdout. */
   logger?: FastifyServerOptions['logger'];
+  /** Where the default logger writes (server.ts: pino-pretty on a terminal); stdout, as JSON lines, when absent. */
+  logStream?: DestinationStream;
   /** Tests only: another worker module for the pool (fault injection). */
   poolWorkerFile?: string;
 }
@@ -31,7 +37,13 @@ export interface AppOptions {
 export async function buildApp(config: Readonly<Config>, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     // pino; request bodies are never logged, and the Authorization header is redacted from request logs.
-    logger: options.logger ?? { level: config.logLevel, redact: ['req.headers.authorization', 'err.rawPacket'] },
+    logger: options.logger ?? {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'err.rawPacket'],
+      ...(options.logStream === undefined ? {} : { stream: options.logStream }),
+    },
+    // One line per request instead of Fastify's two, with the route, status, duration and problem code.
+    logController: new RequestLog(),
     bodyLimit: config.bodyLimit,
     requestIdHeader: 'x-request-id',
     // Requests that reach a closing server get our XENT_SHUTTING_DOWN problem (http/lifecycle.ts), not Fastify's plain 503.
@@ -71,9 +83,10 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   // Bodies stay bytes: the codec reads them in one pass straight into typed arrays, on the event loop when small and
   // in a worker when large, so the event loop only moves big buffers. The inference routes add their binary form.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', readWholeBody(config.bodyLimit));
+  app.addContentTypeParser('application/json', readWholeBody(config.bodyLimit, TOO_LARGE_ADVICE.json));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
+  registerAllowedMethods(app);
 
   const pool = new ScorePool({
     workers: config.workers,
@@ -91,8 +104,9 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
   await registerGuards(app, config);
   metrics.register(app);
   await registerDocs(app);
+  await app.register(homeRoutes);
   await app.register(healthRoutes, { readiness });
-  await app.register(scoreRoutes, { dispatcher, limits });
+  await app.register(scoreRoutes, { dispatcher, limits, bodyLimit: config.bodyLimit });
   await app.register(inferenceRoutes, { dispatcher, limits, readiness, bodyLimit: config.bodyLimit });
   await app.register(streamRoutes, { dispatcher, limits, lineLimit: config.bodyLimit });
   return app;

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { parseByteSize } from './byteSize.js';
 
 /**
  * Which proxies in front of the service are trusted to say who the client is (X-Forwarded-For, X-Forwarded-Proto,
@@ -53,13 +54,32 @@ export const trustProxySchema = z
 
 const integer = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
 
+/** A byte count, plain or with a unit in powers of 1024 (`67108864`, `64mb`, `1.5gb`), at least `min`. */
+const byteCount = (min: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx): number => {
+      if (value === undefined) return fallback;
+      const bytes = parseByteSize(value);
+      if (bytes === null) {
+        ctx.addIssue({ code: 'custom', message: 'expected a byte count such as 67108864, 64mb or 1gb (kb, mb, gb are powers of 1024)' });
+        return z.NEVER;
+      }
+      if (bytes < min) {
+        ctx.addIssue({ code: 'custom', message: `must be at least ${min} bytes` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
 /** The environment the service reads, with defaults; every variable is documented in the README and .env.example. */
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKERS: integer(1, availableParallelism()),
-  BODY_LIMIT: integer(1024, 64 * 1024 * 1024),
+  BODY_LIMIT: byteCount(1024, 64 * 1024 * 1024),
   MAX_ELEMENTS: integer(1, 16_000_000),
   INLINE_MAX_BYTES: integer(0, 256 * 1024),
   // Before 0.2 decoded inference requests were routed by numbers: still accepted, as INLINE_MAX_BYTES = 8 × n.

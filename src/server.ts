@@ -1,6 +1,8 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { logDestination } from './logging.js';
+import { listenFailure, startBanner } from './startup.js';
 
 let config;
 try {
@@ -11,7 +13,8 @@ try {
   process.exit(1);
 }
 
-const app = await buildApp(config);
+const logStream = await logDestination();
+const app = await buildApp(config, logStream === undefined ? {} : { logStream });
 
 // SIGTERM / SIGINT: readiness turns 503 at once; after SHUTDOWN_DRAIN_MS (time for load balancers to notice) the
 // listener closes, in-flight requests finish, the pool closes, exit 0. Past SHUTDOWN_TIMEOUT_MS in all, exit 1.
@@ -24,4 +27,11 @@ closeWithGrace({ delay: config.shutdownTimeoutMs + shutdownDrainMs, logger: app.
   await app.close();
 });
 
-await app.listen({ port: config.port, host: config.host });
+try {
+  await app.listen({ port: config.port, host: config.host, listenTextResolver: startBanner(config) });
+} catch (err) {
+  const line = listenFailure(err, config);
+  if (line === null) throw err;
+  process.stderr.write(`xent: ${line}\n`);
+  process.exit(1);
+}

@@ -38,6 +38,14 @@ const CASES: [file: string, specifier: string, allowed: boolean][] = [
   ['src/http/x.ts', '../app.js', false],
   ['src/config.ts', '../src/http/docs.js', false],
   ['src/config.ts', './http/docs.js', false],
+  ['src/client/x.ts', './tensors.js', true],
+  ['src/client/x.ts', '../codec/oip/model.js', true],
+  ['src/client/x.ts', '../codec/body.js', false],
+  ['src/client/x.ts', '../http/docs.js', false],
+  ['src/client/x.ts', '../pool/dispatch.js', false],
+  ['src/client/x.ts', '../config.js', false],
+  ['src/client/x.ts', 'fastify', false],
+  ['src/client/x.ts', 'node:http', false],
 ];
 
 describe('import rules per layer', () => {

@@ -81,7 +81,7 @@ describe('logs at LOG_LEVEL=trace', () => {
     expect(answers.find((a) => a.what === 'valid, small')?.status).toBe(200);
     expect(answers.find((a) => a.what === 'valid, large (parsed in a worker)')?.status).toBe(200);
     expect(answers.find((a) => a.what === 'a wrong key')?.status).toBe(401);
-    expect(logs.match(/incoming request/g)?.length ?? 0).toBeGreaterThanOrEqual(answers.length);
+    expect(logs.match(/request completed/g)?.length ?? 0).toBeGreaterThanOrEqual(answers.length);
     expect(logs).toMatch(/"level":10/); // trace lines are there (the malformed request's): the level was honoured
   });
 

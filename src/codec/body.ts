@@ -31,6 +31,12 @@ export type BodyJob =
   | { protocol: 'line'; bytes: Uint8Array; limits: BodyLimits };
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+/**
+ * Inference-protocol JSON is `application/json` and nothing more, as Triton's and KServe's own servers send it (RFC 8259
+ * defines no charset parameter: JSON is UTF-8). KServe's Python REST client reads an error's message only when the
+ * header is exactly this string (kserve/inference_client.py, InferenceRESTClient._construct_http_status_error).
+ */
+export const INFERENCE_JSON_CONTENT_TYPE = 'application/json';
 export const BINARY_CONTENT_TYPE = 'application/octet-stream';
 
 /**
@@ -108,7 +114,7 @@ function scoreInference(job: Extract<BodyJob, { protocol: 'inference' }>): BodyO
   const { rows, input } = decoded.task;
   const scored = { samples: rows, elements: input.length, tally: tallyOf(decoded, evaluation) };
   return encoded.kind === 'json'
-    ? { ok: true, body: JSON.stringify(encoded.body), contentType: JSON_CONTENT_TYPE, inferenceHeaderLength: null, ...scored }
+    ? { ok: true, body: JSON.stringify(encoded.body), contentType: INFERENCE_JSON_CONTENT_TYPE, inferenceHeaderLength: null, ...scored }
     : { ok: true, body: encoded.body, contentType: BINARY_CONTENT_TYPE, inferenceHeaderLength: encoded.headerLength, ...scored };
 }
 

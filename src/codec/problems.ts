@@ -34,6 +34,7 @@ export const ERRORS = {
   XENT_BAD_REQUEST: { status: 400, title: 'Bad request' },
   XENT_UNAUTHORIZED: { status: 401, title: 'Missing or invalid API key' },
   XENT_NOT_FOUND: { status: 404, title: 'Not found' },
+  XENT_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   XENT_REQUEST_TIMEOUT: { status: 408, title: 'The request did not arrive in time' },
   XENT_BODY_TOO_LARGE: { status: 413, title: 'Body too large' },
   XENT_TOO_MANY_ELEMENTS: { status: 413, title: 'Too many elements' },

@@ -1,7 +1,20 @@
 import { errorCodes, type FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
+import { describeBytes } from '../byteSize.js';
+import { ProblemError } from '../codec/problems.js';
 
 type Done = (err: Error | null, body?: Buffer) => void;
+
+/** The 413 for a body of `size` (described) over `limit` bytes, with what to do about it. */
+export function bodyTooLarge(size: string, limit: number, advice: string): ProblemError {
+  return ProblemError.of('XENT_BODY_TOO_LARGE', '', `the body is ${size}, over the limit of ${describeBytes(limit, 'BODY_LIMIT')}; ${advice}`);
+}
+
+/** What to do about a body over BODY_LIMIT, by protocol: binary numbers take 2 to 8 bytes, JSON text 5 to 25. */
+export const TOO_LARGE_ADVICE = {
+  json: 'binary tensors are 2–4× smaller than JSON numbers: send large batches to the inference protocol (POST /v2/models/cross_entropy/infer with FP32 or FP16 binary tensor data), or raise BODY_LIMIT',
+  inference: 'binary tensor data is 2–4× smaller than JSON data: send the tensors as binary FP32, FP16 or BF16 (parameters.binary_data_size and Inference-Header-Content-Length), or raise BODY_LIMIT',
+} as const;
 
 /**
  * A content-type parser that reads a body into ONE buffer as it arrives, for bodies that go to a worker whole.
@@ -11,14 +24,16 @@ type Done = (err: Error | null, body?: Buffer) => void;
  * into place as it comes, so the copying is spread over the arrival; a chunked body grows its buffer by doubling.
  * The buffer is owned (offset 0, its own ArrayBuffer), so the pool moves it to a worker without another copy.
  *
- * The semantics are Fastify's: 413 FST_ERR_CTP_BODY_TOO_LARGE for a declared or received length beyond `limit`,
- * 400 FST_ERR_CTP_INVALID_CONTENT_LENGTH when the body is not as long as it said, a stream error as a 400.
+ * The semantics are Fastify's: 413 for a declared or received length beyond `limit` (XENT_BODY_TOO_LARGE, saying the
+ * size, the limit and `advice`), 400 FST_ERR_CTP_INVALID_CONTENT_LENGTH when the body is not as long as it said, a
+ * stream error as a 400.
  */
-export function readWholeBody(limit: number) {
+export function readWholeBody(limit: number, advice: string) {
+  const tooLarge = (size: string) => bodyTooLarge(size, limit, advice);
   return (request: FastifyRequest, payload: IncomingMessage, done: Done): void => {
     const declared = Number(request.headers['content-length']);
     if (declared > limit) {
-      done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+      done(tooLarge(describeBytes(declared, 'Content-Length')));
       return;
     }
     let buffer = new Uint8Array(Number.isNaN(declared) ? 64 * 1024 : declared);
@@ -28,7 +43,7 @@ export function readWholeBody(limit: number) {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       if (received + bytes.length > limit) {
         stop();
-        done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+        done(tooLarge(`more than ${describeBytes(limit)}`));
         return;
       }
       if (received + bytes.length > buffer.length) {

@@ -3,7 +3,8 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { ProblemError, problemDocument } from '../codec/problems.js';
-import { asProblem, handleError, logProblem, PROBLEM_CONTENT_TYPE } from './errorHandler.js';
+import { asProblem, handleError, PROBLEM_CONTENT_TYPE } from './errorHandler.js';
+import { sendInferenceProblem } from './inferenceAnswers.js';
 import { registerLingeringClose } from './lingeringClose.js';
 import { API_SECURITY_HEADERS } from './securityHeaders.js';
 
@@ -20,7 +21,6 @@ export const EDGE_HTTP_OPTIONS = { requireHostHeader: false } as const;
 const CLOSE = { connection: 'close' } as const;
 /** How long a refused CONNECT's socket is kept open for the client to read the answer and close. */
 const CONNECT_LINGER_MS = 2000;
-const INFERENCE_TYPE = 'application/json; charset=utf-8';
 
 /** Requests Node handed over through 'checkExpectation': they carry an Expect other than 100-continue. */
 const unmetExpectations = new WeakSet<IncomingMessage>();
@@ -88,9 +88,7 @@ export function handleFrameworkError(error: FastifyError, request: FastifyReques
     handleError(problem, request, reply);
     return;
   }
-  logProblem(request, problem, error);
-  const message = problem.issues.map((i) => (i.pointer === '' ? i.detail : `${i.pointer}: ${i.detail}`)).join('; ');
-  void reply.code(problem.status).headers(problem.headers).type(INFERENCE_TYPE).send({ error: message, code: problem.code });
+  sendInferenceProblem(request, reply, problem, error);
 }
 
 /** The router's errors in the catalogue's terms; never the URL itself (the router's own message quotes all of it). */

@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemError, problemDocument } from '../codec/problems.js';
 import { cut } from '../codec/text.js';
+import { methodNotAllowed } from './allowedMethods.js';
+import { noteProblem } from './requestLog.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -45,15 +47,26 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
     .send(problemDocument(problem.code, problem.issues, instanceOf(request), problem.line));
 }
 
-/** Failures of ours are errors with their stack; overload, timeouts and shutdown are expected answers (warn). */
+/**
+ * Every problem answered goes through here: its code is noted for the request's log line (http/requestLog.ts);
+ * failures of ours are also logged as errors with their stack, and overload, timeouts and shutdown (expected answers)
+ * at warn.
+ */
 export function logProblem(request: FastifyRequest, problem: ProblemError, error: unknown): void {
+  noteProblem(request, problem.code);
   if (problem.code === 'XENT_INTERNAL' || problem.code === 'XENT_WORKER_FAILED') request.log.error({ err: error }, 'request failed');
   else if (problem.status >= 500) request.log.warn({ code: problem.code }, problem.issues[0]!.detail);
 }
 
+/** A request no route matched: 405 with `Allow` when its path has routes for other methods, else 404. */
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): void {
-  const problem = ProblemError.of('XENT_NOT_FOUND', '', `no route ${request.method} ${instanceOf(request)}`);
-  void reply.code(404).type(PROBLEM_CONTENT_TYPE).send(problemDocument(problem.code, problem.issues, instanceOf(request)));
+  const problem = methodNotAllowed(request) ?? ProblemError.of('XENT_NOT_FOUND', '', `no route ${request.method} ${instanceOf(request)}`);
+  logProblem(request, problem, problem);
+  void reply
+    .code(problem.status)
+    .headers(problem.headers)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(problemDocument(problem.code, problem.issues, instanceOf(request)));
 }
 
 /** The request path, without the query and cut to a bounded length: problem documents never echo much user input. */

@@ -17,6 +17,18 @@ const isScoring = (request: FastifyRequest) => request.routeOptions.config?.scor
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/** The 401 for a request without a bearer key (`presented` false) or with a wrong one. */
+export function unauthorized(presented: boolean): ProblemError {
+  return ProblemError.of('XENT_UNAUTHORIZED', '', presented ? 'the API key is not valid' : 'send Authorization: Bearer <API key>', {
+    'www-authenticate': 'Bearer realm="xent"',
+  });
+}
+
+/** The 429 past RATE_LIMIT (`max` requests per `window`, as the rate-limit plugin words it: "1 minute"). */
+export function rateLimited(max: number, window: string): ProblemError {
+  return ProblemError.of('XENT_RATE_LIMITED', '', `more than ${max} scoring requests in ${window}; retry later`);
+}
+
 /**
  * Whether a presented key is one of the configured ones. Both sides are hashed to equal length and every key is
  * compared with timingSafeEqual, without stopping at a match, so the time taken says nothing about the keys.
@@ -41,14 +53,7 @@ export async function registerGuards(app: FastifyInstance, config: Readonly<Conf
       if (!isScoring(request)) return;
       const header = request.headers.authorization ?? '';
       const match = /^Bearer (.+)$/i.exec(header);
-      if (match === null || !keyMatches(match[1]!, keys)) {
-        throw ProblemError.of(
-          'XENT_UNAUTHORIZED',
-          '',
-          match === null ? 'send Authorization: Bearer <API key>' : 'the API key is not valid',
-          { 'www-authenticate': 'Bearer realm="xent"' },
-        );
-      }
+      if (match === null || !keyMatches(match[1]!, keys)) throw unauthorized(match !== null);
       rateLimitKeys.authenticated(request, match[1]!);
     });
   }
@@ -61,8 +66,7 @@ export async function registerGuards(app: FastifyInstance, config: Readonly<Conf
       // A client is the API key it was authenticated with, else its address (see RateLimitKeys).
       keyGenerator: (request) => rateLimitKeys.bucketOf(request),
       allowList: (request) => !isScoring(request),
-      errorResponseBuilder: (_request, context) =>
-        ProblemError.of('XENT_RATE_LIMITED', '', `more than ${context.max} scoring requests in ${context.after}; retry later`),
+      errorResponseBuilder: (_request, context) => rateLimited(context.max, context.after),
     });
   }
 

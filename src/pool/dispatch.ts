@@ -76,7 +76,7 @@ export class Dispatcher {
 const RETRY = { 'retry-after': '1' };
 
 /** Each reason the pool could not run a job, as the 503 that tells the client to retry. */
-function problemOf(err: PoolUnavailableError): ProblemError {
+export function problemOf(err: PoolUnavailableError): ProblemError {
   const [code, detail]: [Issue['code'], string] =
     err.reason === 'queue-full'
       ? ['XENT_OVERLOADED', 'every worker is busy and the queue is full']

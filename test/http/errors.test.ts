@@ -89,7 +89,7 @@ const CASES: Case[] = [
   { name: 'loss above float64', body: { logits: [[1.7e308, -1.7e308]], labels: [1] }, status: 422, code: 'XENT_NON_FINITE_RESULT', pointer: '/logits/0' },
   { name: 'sum above float64', body: { logits: [[1e308, -5e307], [1e308, -5e307]], labels: [1, 1] }, status: 422, code: 'XENT_NON_FINITE_RESULT' },
   { name: 'unknown route', method: 'GET', url: '/nope', status: 404, code: 'XENT_NOT_FOUND' },
-  { name: 'GET on a POST route', method: 'GET', url: '/loss', status: 404, code: 'XENT_NOT_FOUND' },
+  { name: 'GET on a POST route', method: 'GET', url: '/loss', status: 405, code: 'XENT_METHOD_NOT_ALLOWED' },
 ];
 
 /** Codes that cannot be provoked by one JSON request to a healthy default app, and the tests that cover them. */

@@ -327,11 +327,12 @@ const parameterCases: Case[] = [
     pointer: '/parameters/label_smooting',
   },
   {
-    name: 'a sequence parameter (this model is stateless)',
-    request: { parameters: { sequence_id: 3 }, inputs: [LOGITS, LABELS] },
+    // sequence_id, sequence_start and sequence_end are accepted and ignored (test/oip/interop.test.ts).
+    name: "a parameter of Triton's own that xent does not read",
+    request: { parameters: { triton_enable_empty_final_response: true }, inputs: [LOGITS, LABELS] },
     status: 400,
     code: 'XENT_UNKNOWN_FIELD',
-    pointer: '/parameters/sequence_id',
+    pointer: '/parameters/triton_enable_empty_final_response',
   },
   {
     name: 'binary_data_output not a boolean',
@@ -369,10 +370,11 @@ const parameterCases: Case[] = [
     pointer: '/outputs/0/parameters/datatype',
   },
   {
-    name: 'the classification extension',
+    // Classification applies to the model output, logits or probabilities (test/oip/interop.test.ts).
+    name: 'classification on a figure',
     request: { inputs: [LOGITS, LABELS], outputs: [{ name: 'losses', parameters: { classification: 2 } }] },
     status: 400,
-    code: 'XENT_UNKNOWN_FIELD',
+    code: 'XENT_INVALID_OPTION',
     pointer: '/outputs/0/parameters/classification',
   },
   {

@@ -89,7 +89,7 @@ function expectProblem(answer: Answer, status: number, code: string): void {
 /** The inference protocol's error object under /v2. */
 function expectInferenceError(answer: Answer, status: number, code: string): void {
   expect(answer.status).toBe(status);
-  expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+  expect(answer.headers['content-type']).toBe('application/json');
   expect(JSON.parse(answer.body)).toEqual({ error: expect.any(String), code });
   expectApiHeaders(answer);
 }

@@ -5,15 +5,19 @@ import { parseJson } from '../json/scan.js';
 import { buildTask, checkPartScope, checkSequenceScope, checkTextLengths, expectedShape, pickParts, resolveClassAxis, resolveOptions, shapeHint, whyShape, type DecodedTask, type GivenOptions, type InputField, type OtherTensor } from '../task.js';
 import { checkInputShape, MAX_DIMENSIONS, maxJsonNumbers, readFlatTensor, readNestedTensor, type ElementReader } from '../tensor.js';
 import { describe, excerpt } from '../text.js';
-import { availableOutputs, INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_DATATYPES, OUTPUT_NAMES, type InputName, type OutputName } from './model.js';
+import { MAX_CLASSIFICATION_STRINGS } from './classification.js';
+import { availableOutputs, CLASSIFIED_OUTPUTS, INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_DATATYPES, OUTPUT_NAMES, type ClassifiedOutput, type InputName, type OutputName } from './model.js';
 import { BYTES_PER_ELEMENT, PROTOCOL_DATATYPES, decodeBinaryTensor, fitsIntegerDatatype, toFloatDatatype, type FloatDatatype, type IntegerDatatype, type NumericDatatype } from './datatypes.js';
 
 /** One output the client asked for, and how to send it. */
 export interface RequestedOutput {
-  name: OutputName;
+  /** A figure, or the model output itself (logits or probabilities) as a classification. */
+  name: OutputName | ClassifiedOutput;
   binary: boolean;
-  /** As OUTPUTS says, or FP32 for losses when the client asked for it. */
+  /** As OUTPUTS says, or FP32 for losses when the client asked for it; a classification is BYTES. */
   datatype: 'FP64' | 'FP32' | 'INT64' | 'BYTES';
+  /** Triton's classification extension: the k best classes of each sample (0 for the figures). */
+  classes: number;
 }
 
 /** An inference request turned into the kernel's task (and its layout), plus what the response must hold. */
@@ -28,13 +32,19 @@ export interface InferenceLimits {
 }
 
 const TOP_LEVEL_FIELDS = new Set(['id', 'parameters', 'inputs', 'outputs', 'model_name', 'model_version']);
-/** Parameters other servers' clients send routinely (Triton's scheduling hints, MLServer's codec hint): accepted, unused. */
-const IGNORED_REQUEST_PARAMETERS = ['priority', 'timeout', 'content_type'];
-const REQUEST_PARAMETERS = [...OPTION_NAMES, 'binary_data_output', ...IGNORED_REQUEST_PARAMETERS];
+/**
+ * Parameters other servers' clients send on their own, accepted and unused: Triton's scheduling hints and sequence
+ * fields (its Python client sends sequence_id, sequence_start and sequence_end whenever a sequence id is given),
+ * MLServer's codec hint and the HTTP headers it forwards. Triton reserves these names (extension_parameters.md), so
+ * they never carry an option of ours.
+ */
+const IGNORED_REQUEST_PARAMETERS = ['priority', 'timeout', 'sequence_id', 'sequence_start', 'sequence_end', 'headers', 'content_type'];
+const OWN_REQUEST_PARAMETERS = [...OPTION_NAMES, 'binary_data_output'];
+const REQUEST_PARAMETERS = [...OWN_REQUEST_PARAMETERS, ...IGNORED_REQUEST_PARAMETERS];
 const INPUT_FIELDS = new Set(['name', 'shape', 'datatype', 'parameters', 'data']);
 const INPUT_PARAMETERS = ['binary_data_size', 'content_type'];
 const OUTPUT_FIELDS = new Set(['name', 'parameters']);
-const OUTPUT_PARAMETERS = ['binary_data', 'datatype'];
+const OUTPUT_PARAMETERS = ['binary_data', 'datatype', 'classification'];
 
 /** One input tensor as the JSON header describes it, checked. */
 interface InputSpec {
@@ -74,7 +84,9 @@ export function decodeInferenceRequest(body: Uint8Array, headerLengthHeader: str
     issues.push({ code: 'XENT_BAD_REQUEST', pointer: '/model_name', detail: `model_name must be "${MODEL_NAME}" (the model in the URL), got ${describe(modelName)}` });
   }
 
-  const parameters = readParameters(present(header, 'parameters'), '/parameters', REQUEST_PARAMETERS, 'request', issues);
+  const parameters = readParameters(present(header, 'parameters'), '/parameters', REQUEST_PARAMETERS, 'request', issues, (key) =>
+    `unknown request parameter "${excerpt(key)}"; the request parameters are ${OWN_REQUEST_PARAMETERS.join(', ')} (and ${IGNORED_REQUEST_PARAMETERS.join(', ')}, which other servers' clients send, are accepted and ignored)`,
+  );
   const binaryDefault = readBoolean(parameters, 'binary_data_output', '/parameters', issues) ?? false;
   const requested = readOutputs(present(header, 'outputs'), binaryDefault, issues);
   const specs = readInputs(present(header, 'inputs'), issues);
@@ -83,6 +95,7 @@ export function decodeInferenceRequest(body: Uint8Array, headerLengthHeader: str
   const has = (name: InputName) => specs.has(name);
   const at = (name: InputName) => `/inputs/${specs.get(name)?.position ?? ''}`;
   const { input: inputName, truth: truthName } = pickParts(has, at, '/inputs', issues);
+  if (inputName !== null && requested !== null) checkClassifiedInput(requested, inputName, issues);
   const options = resolveOptions(parameters as GivenOptions, inputName, truthName, (name) => `/parameters/${escapeToken(name)}`, issues);
   checkPartScope(inputName, has, (name) => at(name as InputName), issues);
   if (issues.length > 0 || inputName === null || options === null || (truthName === null && inputName !== 'target_log_probs')) throwIssues(issues);
@@ -133,7 +146,7 @@ export function decodeInferenceRequest(body: Uint8Array, headerLengthHeader: str
   if (issues.length > 0 || input === null || (truthName !== null && truth === null)) throwIssues(issues);
   const context = { include: options.include, bytes: parts.bytes !== null, words: parts.words !== null };
   const available = availableOutputs(context);
-  const missing = requested === null ? -1 : requested.findIndex((o) => !available.includes(o.name));
+  const missing = requested === null ? -1 : requested.findIndex((o) => o.classes === 0 && !available.includes(o.name as OutputName));
   if (missing >= 0) {
     const o = requested![missing]!;
     throwIssues([
@@ -144,11 +157,11 @@ export function decodeInferenceRequest(body: Uint8Array, headerLengthHeader: str
       },
     ]);
   }
-  return {
-    ...buildTask({ field: inputName, tensor: { data: input, shape } }, truthName === null ? null : { field: truthName, data: truth! }, parts, options, classAxis),
-    id: typeof id === 'string' ? id : null,
-    outputs: requested ?? available.map((name) => ({ name, binary: binaryDefault, datatype: OUTPUT_DATATYPES[name] })),
-  };
+  const decoded = buildTask({ field: inputName, tensor: { data: input, shape } }, truthName === null ? null : { field: truthName, data: truth! }, parts, options, classAxis);
+  const outputs = requested ?? available.map((name) => ({ name, binary: binaryDefault, datatype: OUTPUT_DATATYPES[name], classes: 0 }));
+  checkClassificationSize(outputs, decoded.task.rows, decoded.task.classes, issues);
+  throwIfAny(issues);
+  return { ...decoded, id: typeof id === 'string' ? id : null, outputs };
 }
 
 /** A mask or text lengths tensor must have the shape it is for. */
@@ -158,6 +171,31 @@ function checkDeclared(spec: InputSpec, expected: number[], why: string, issues:
     code: 'XENT_INVALID_SHAPE',
     pointer: `/inputs/${spec.position}/shape`,
     detail: `input "${spec.name}" has shape [${spec.shape.join(', ')}]; expected [${expected.join(', ')}] (${why})`,
+  });
+}
+
+/** A classification names the model output the request sends: `logits` classifies logits, not probabilities. */
+function checkClassifiedInput(outputs: RequestedOutput[], input: InputName, issues: Issue[]): void {
+  outputs.forEach((o, i) => {
+    if (o.classes === 0 || o.name === input) return;
+    issues.push({
+      code: 'XENT_INVALID_OPTION',
+      pointer: `/outputs/${i}/name`,
+      detail: `output "${o.name}" classifies the input of that name, and this request sends "${input}": ask for output "${input}"`,
+    });
+  });
+}
+
+/** Every classification within MAX_CLASSIFICATION_STRINGS strings (samples × k). */
+function checkClassificationSize(outputs: RequestedOutput[], rows: number, classes: number, issues: Issue[]): void {
+  outputs.forEach((o, i) => {
+    const strings = rows * Math.min(o.classes, classes);
+    if (strings <= MAX_CLASSIFICATION_STRINGS) return;
+    issues.push({
+      code: 'XENT_INVALID_OPTION',
+      pointer: `/outputs/${i}/parameters/classification`,
+      detail: `classification ${o.classes} of ${rows} samples makes ${strings} strings; at most ${MAX_CLASSIFICATION_STRINGS} are sent in one answer`,
+    });
   });
 }
 
@@ -203,7 +241,14 @@ function present(fields: Record<string, unknown>, key: string): unknown {
 }
 
 /** A `parameters` object: every key known, values null dropped. */
-function readParameters(value: unknown, pointer: string, known: readonly string[], what: string, issues: Issue[]): Record<string, unknown> {
+function readParameters(
+  value: unknown,
+  pointer: string,
+  known: readonly string[],
+  what: string,
+  issues: Issue[],
+  unknown: (key: string) => string = (key) => `unknown ${what} parameter "${excerpt(key)}"; the ${what} parameters are ${known.join(', ')}`,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (value === undefined) return out;
   if (typeof value !== 'object' || Array.isArray(value) || value === null) {
@@ -211,7 +256,7 @@ function readParameters(value: unknown, pointer: string, known: readonly string[
     return out;
   }
   const isKnown = (key: string) => known.includes(key);
-  checkKeys(value, pointer, isKnown, (key) => `unknown ${what} parameter "${excerpt(key)}"; the ${what} parameters are ${known.join(', ')}`, issues);
+  checkKeys(value, pointer, isKnown, unknown, issues);
   for (const [key, v] of Object.entries(value)) if (isKnown(key) && v !== null) out[key] = v;
   return out;
 }
@@ -246,8 +291,13 @@ function readOutputs(value: unknown, binaryDefault: boolean, issues: Issue[]): R
       issues.push({ code: 'XENT_MISSING_FIELD', pointer: `${at}/name`, detail: `an output needs a name, got ${describe(name)}` });
       return;
     }
-    if (!(OUTPUT_NAMES as readonly string[]).includes(name)) {
-      issues.push({ code: 'XENT_UNKNOWN_FIELD', pointer: `${at}/name`, detail: `unknown output "${excerpt(name)}"; the outputs are ${OUTPUT_NAMES.join(', ')}` });
+    const classified = (CLASSIFIED_OUTPUTS as readonly string[]).includes(name);
+    if (!classified && !(OUTPUT_NAMES as readonly string[]).includes(name)) {
+      issues.push({
+        code: 'XENT_UNKNOWN_FIELD',
+        pointer: `${at}/name`,
+        detail: `unknown output "${excerpt(name)}"; the outputs are ${OUTPUT_NAMES.join(', ')}, and the input (logits or probabilities) with the parameter classification`,
+      });
       return;
     }
     if (seen.has(name)) {
@@ -257,7 +307,8 @@ function readOutputs(value: unknown, binaryDefault: boolean, issues: Issue[]): R
     seen.set(name, i);
     const parameters = readParameters(present(fields, 'parameters'), `${at}/parameters`, OUTPUT_PARAMETERS, 'output', issues);
     const binary = readBoolean(parameters, 'binary_data', `${at}/parameters`, issues) ?? binaryDefault;
-    let datatype: RequestedOutput['datatype'] = OUTPUT_DATATYPES[name as OutputName];
+    const classes = readClassification(parameters, name, classified, at, issues);
+    let datatype: RequestedOutput['datatype'] = classified ? 'BYTES' : OUTPUT_DATATYPES[name as OutputName];
     const asked = parameters.datatype;
     if (asked !== undefined) {
       if (name !== 'losses') {
@@ -268,9 +319,38 @@ function readOutputs(value: unknown, binaryDefault: boolean, issues: Issue[]): R
         issues.push({ code: 'XENT_INVALID_OPTION', pointer: `${at}/parameters/datatype`, detail: `losses can be FP64 or FP32, got ${describe(asked)}` });
       }
     }
-    outputs.push({ name: name as OutputName, binary, datatype });
+    outputs.push({ name: name as OutputName | ClassifiedOutput, binary, datatype, classes });
   });
   return outputs;
+}
+
+/**
+ * Triton's `classification` output parameter: a count of classes, 0 meaning none, as Triton reads it (an unsigned
+ * integer). It applies to the model output only; the model output is sent only as a classification.
+ */
+function readClassification(parameters: Record<string, unknown>, name: string, classified: boolean, at: string, issues: Issue[]): number {
+  const k = parameters.classification ?? 0;
+  const pointer = `${at}/parameters/classification`;
+  if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 0) {
+    issues.push({ code: 'XENT_INVALID_OPTION', pointer, detail: `classification is a count of classes (an integer, 0 for none), got ${describe(k)}` });
+    return 0;
+  }
+  if (k > 0 && !classified) {
+    issues.push({
+      code: 'XENT_INVALID_OPTION',
+      pointer,
+      detail: `classification applies to the model output, whose values are per class: ask for output "logits" or "probabilities" (the one the request sends) with it; ${name} is not per class`,
+    });
+    return 0;
+  }
+  if (k === 0 && classified) {
+    issues.push({
+      code: 'XENT_INVALID_OPTION',
+      pointer: `${at}/name`,
+      detail: `output "${name}" is sent as a classification only (xent does not echo its input): add "parameters": {"classification": k} for the k best classes of each sample`,
+    });
+  }
+  return k;
 }
 
 /** The inputs by name, each checked for a known name, a datatype it accepts, a shape of integers and one data source. */

@@ -3,6 +3,7 @@ import type { Unit } from '../../kernel/types.js';
 import { costFigures, extraFigures, type CostFigures } from '../figures.js';
 import { pointerTo, unflatten } from '../pointer.js';
 import { ProblemError } from '../problems.js';
+import { encodeBytesTensor, topClasses } from './classification.js';
 import { encodeFp32, encodeFp64, encodeInt64 } from './datatypes.js';
 import { sampleIndices } from '../task.js';
 import type { DecodedInference } from './decode.js';
@@ -12,6 +13,7 @@ export interface ResponseOutput {
   name: string;
   datatype: string;
   shape: number[];
+  /** Numbers (null where undefined), or the strings of a BYTES tensor (a classification, the state). */
   data?: (number | string | null)[];
   parameters?: { binary_data_size: number };
 }
@@ -40,7 +42,20 @@ export function encodeInferenceResponse(scored: Extract<Evaluation, { status: 'o
   const valuesOf = outputValues(scored, request, figures);
 
   for (const requested of request.outputs) {
-    const output = valuesOf(requested.name);
+    if (requested.classes > 0) {
+      const { task } = request;
+      const strings = topClasses(task.input, task.rows, task.classes, requested.classes);
+      const shape = [...rowShape, Math.min(requested.classes, task.classes)];
+      if (requested.binary) {
+        const bytes = encodeBytesTensor(strings);
+        chunks.push(bytes);
+        outputs.push({ name: requested.name, datatype: 'BYTES', shape, parameters: { binary_data_size: bytes.length } });
+      } else {
+        outputs.push({ name: requested.name, datatype: 'BYTES', shape, data: strings });
+      }
+      continue;
+    }
+    const output = valuesOf(requested.name as OutputName);
     if (typeof output === 'string') {
       // BYTES: the state's JSON, one element. Binary: a 4-byte little-endian length, then the bytes (the extension's layout).
       const text = Buffer.from(output, 'utf8');

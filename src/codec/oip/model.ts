@@ -7,8 +7,8 @@ export const MODEL_NAME = 'cross_entropy';
 export const MODEL_VERSION = '1';
 export const PLATFORM = 'xent';
 
-/** The extensions listed in the server metadata. */
-export const EXTENSIONS = ['binary_tensor_data'] as const;
+/** The extensions listed in the server metadata: Triton's binary tensors, classification and model configuration. */
+export const EXTENSIONS = ['binary_tensor_data', 'classification', 'model_configuration'] as const;
 
 export type InputName =
   | 'logits'
@@ -110,11 +110,18 @@ export function availableOutputs(context: OutputContext): OutputName[] {
   return OUTPUTS.filter(([, , exists]) => exists(context)).map(([name]) => name);
 }
 
+/** The model output, as an output: sent only as Triton's classification (its k best classes per sample). */
+export const CLASSIFIED_OUTPUTS = ['logits', 'probabilities'] as const;
+export type ClassifiedOutput = (typeof CLASSIFIED_OUTPUTS)[number];
+
 export interface TensorMetadata {
   name: string;
   datatype: string;
   shape: number[];
 }
+
+/** Open Inference Protocol parameter values: strings, numbers or booleans. */
+export type Parameters = Record<string, string | number | boolean>;
 
 export interface ModelMetadata {
   name: string;
@@ -122,7 +129,25 @@ export interface ModelMetadata {
   platform: string;
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
+  parameters: Parameters;
 }
+
+/** Inputs of which a request gives exactly one of each pair, and inputs it may leave out. */
+export const INPUT_ALTERNATIVES: readonly (readonly InputName[])[] = [
+  ['logits', 'probabilities', 'target_log_probs'],
+  ['labels', 'targets'],
+];
+/** Inputs a request may leave out (labels and targets are not sent with target_log_probs either). */
+export const OPTIONAL_INPUTS: readonly InputName[] = ['class_weights', 'sample_weights', 'mask', 'bytes', 'words'];
+
+/**
+ * Which inputs pair up, for generic tools: the protocol's metadata has no word for alternatives or optional inputs,
+ * so it is said in the metadata's parameters (values are strings), as `a|b` alternatives separated by commas.
+ */
+const INPUT_PARAMETERS = {
+  input_alternatives: INPUT_ALTERNATIVES.map((pair) => pair.join('|')).join(','),
+  optional_inputs: OPTIONAL_INPUTS.join(','),
+};
 
 /**
  * Model metadata as the protocol defines it (-1 for a variable dimension). The shapes show the common 2-D case;
@@ -147,4 +172,28 @@ export const MODEL_METADATA: ModelMetadata = {
     { name: 'words', datatype: 'INT64', shape: [-1] },
   ],
   outputs: OUTPUTS.map(([name, datatype]) => ({ name, datatype, shape: name === 'sum' || name === 'count' || name === 'total_weight' ? [1] : [-1] })),
+  parameters: {
+    description:
+      'Send one of logits or probabilities with one of labels or targets (optionally class_weights, sample_weights), or ' +
+      'target_log_probs (optionally a mask); bytes and words optionally. The outputs past accuracy exist when the ' +
+      'request parameter include names them. Outputs logits or probabilities (the one sent) with the output parameter ' +
+      'classification: k give the k best classes per sample.',
+    ...INPUT_PARAMETERS,
+  },
+};
+
+/**
+ * Triton's model configuration extension (GET .../config): the JSON form of Triton's ModelConfig message
+ * (model_config.proto in triton-inference-server/common), with what generic tools read from it: every input marked
+ * `optional` (each is, alone: one of each pair is sent, class_weights may be left out), Triton's type names, and
+ * max_batch_size 0 (the dims are the whole shape, with no batch dimension added). ModelParameter values are
+ * `{"string_value": ...}`.
+ */
+export const MODEL_CONFIG = {
+  name: MODEL_NAME,
+  platform: PLATFORM,
+  max_batch_size: 0,
+  input: MODEL_METADATA.inputs.map((t) => ({ name: t.name, data_type: `TYPE_${t.datatype}`, dims: t.shape, optional: true })),
+  output: MODEL_METADATA.outputs.map((t) => ({ name: t.name, data_type: `TYPE_${t.datatype}`, dims: t.shape })),
+  parameters: Object.fromEntries(Object.entries(INPUT_PARAMETERS).map(([key, value]) => [key, { string_value: value }])),
 };

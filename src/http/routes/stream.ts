@@ -6,6 +6,7 @@ import { ProblemError, problemDocument, type ErrorCode, type ProblemDocument } f
 import { figuresOfState, mergeStates, type ScoreState } from '../../codec/state.js';
 import type { Dispatcher } from '../../pool/dispatch.js';
 import { asProblem, instanceOf, logProblem } from '../errorHandler.js';
+import { problemExamples, refusalOf, type Documented } from '../schemas/problemExamples.js';
 import { costResponseSchema, jsonSchemaOf, problemSchema } from '../schemas/score.js';
 
 export interface StreamRoutesOptions {
@@ -20,7 +21,20 @@ const NEWLINE = 0x0a;
 /** At most one progress line a second. */
 const PROGRESS_EVERY_MS = 1000;
 
-const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: jsonSchemaOf(problemSchema) } } });
+const problemResponse = (description: string, examples: Record<string, Documented>) => ({
+  description,
+  content: { 'application/problem+json': { schema: jsonSchemaOf(problemSchema), examples: problemExamples(examples, '/cost/stream') } },
+});
+
+/** The documented refusals, made by the code that refuses (a line is a /cost request, refused by the codec). */
+function streamExamples(limits: BodyLimits): Record<number, Record<string, Documented>> {
+  const lineRefusal = refusalOf({ protocol: 'line', bytes: Buffer.from('{"logits": [[0, 1]], "labels": [7]}'), limits }).inLine(3);
+  return {
+    400: { 'a bad line': { summary: 'Line 3 holds a label out of range: the problem names the line and the place in it', problem: lineRefusal } },
+    413: { 'a line too long': { summary: 'A line longer than BODY_LIMIT', problem: lineProblem(2, 'XENT_BODY_TOO_LARGE', '', 'line 2 is longer than 67108864 bytes (BODY_LIMIT, which each line of a stream has)') } },
+    415: { 'not NDJSON': { summary: 'Content-Type: application/json', problem: ProblemError.of('XENT_UNSUPPORTED_MEDIA_TYPE', '', `send the dataset as ${NDJSON}, one /cost request a line`) } },
+  };
+}
 
 /**
  * POST /cost/stream: a dataset as NDJSON, one complete /cost request a line, scored line by line (each on the event
@@ -32,6 +46,7 @@ const problemResponse = (description: string) => ({ description, content: { 'app
 export async function streamRoutes(app: FastifyInstance, options: StreamRoutesOptions): Promise<void> {
   // The body stays a stream: no buffering, and no whole-body limit (each line has one).
   app.addContentTypeParser(NDJSON, (_request, payload, done) => done(null, payload));
+  const examples = streamExamples(options.limits);
 
   app.post(
     '/cost/stream',
@@ -48,9 +63,9 @@ export async function streamRoutes(app: FastifyInstance, options: StreamRoutesOp
             description: 'The dataset\'s figures (or, with Accept: application/x-ndjson, progress lines and the result)',
             content: { 'application/json': { schema: jsonSchemaOf(costResponseSchema) }, [NDJSON]: { schema: { type: 'string' } } },
           },
-          400: problemResponse('A line that is not a valid request (with `line` and the pointer inside it), or options that differ from the first line\'s'),
-          413: problemResponse('A line longer than BODY_LIMIT'),
-          415: problemResponse('Content-Type is not application/x-ndjson'),
+          400: problemResponse('A line that is not a valid request (with `line` and the pointer inside it), or options that differ from the first line\'s', examples[400]!),
+          413: problemResponse('A line longer than BODY_LIMIT', examples[413]!),
+          415: problemResponse('Content-Type is not application/x-ndjson', examples[415]!),
         },
       },
     },

@@ -7,16 +7,26 @@ import { scoreRequestSchema, tensorField } from '../../codec/fields.js';
  * the responses. The codec checks requests itself; these schemas only document them.
  */
 export const scoreRequestWithExamples = scoreRequestSchema.meta({
-  examples: [
-    { logits: [[2, 1, 0.1], [0.5, 2.5, 0.3]], labels: [0, 1] },
-    { probabilities: [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]], targets: [[1, 0, 0], [0, 0.9, 0.1]], unit: 'bits' },
-    {
-      logits: [[[1, 2, 3], [3, 2, 1]], [[0, 0, 0], [5, -5, 0]]],
-      labels: [[2, -100], [1, 0]],
-      class_weights: [1, 2, 0.5],
-      label_smoothing: 0.1,
+  // Named examples (OpenAPI media-type `examples`, a menu in Swagger UI), through @fastify/swagger's x-examples.
+  'x-examples': {
+    'two samples, labels': {
+      summary: 'Logits of two samples over three classes, with class-index labels',
+      value: { logits: [[2, 1, 0.1], [0.5, 2.5, 0.3]], labels: [0, 1] },
     },
-  ],
+    'soft targets in bits': {
+      summary: 'Probabilities with a one-hot and a soft target, figures in bits',
+      value: { probabilities: [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]], targets: [[1, 0, 0], [0, 0.9, 0.1]], unit: 'bits' },
+    },
+    'sequences with class weights, ignore_index and label smoothing': {
+      summary: '[N, T, C] logits, a padded position skipped (-100), PyTorch options',
+      value: {
+        logits: [[[1, 2, 3], [3, 2, 1]], [[0, 0, 0], [5, -5, 0]]],
+        labels: [[2, -100], [1, 0]],
+        class_weights: [1, 2, 0.5],
+        label_smoothing: 0.1,
+      },
+    },
+  },
 });
 
 const aggregates = {
@@ -96,7 +106,11 @@ export const problemSchema = z
   })
   .meta({ description: 'RFC 9457 problem details' });
 
-/** The JSON Schema (draft 2020-12, as OpenAPI 3.1 uses) of a zod schema, with tensors as `NestedNumbers`. */
+/**
+ * The JSON Schema (draft 2020-12, as OpenAPI 3.1 uses) of a zod schema, with tensors as `NestedNumbers`. zod bounds
+ * every integer by ±(2^53 − 1), which documentation tools then show as a sample value ("status":
+ * -9007199254740991): those bounds say nothing here and are left out.
+ */
 export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   return z.toJSONSchema(schema, {
     target: 'draft-2020-12',
@@ -104,6 +118,8 @@ export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
     unrepresentable: 'any',
     override: (ctx) => {
       const json = ctx.jsonSchema as Record<string, unknown>;
+      if (json.minimum === -Number.MAX_SAFE_INTEGER) delete json.minimum;
+      if (json.maximum === Number.MAX_SAFE_INTEGER) delete json.maximum;
       if (json['x-tensor'] === true) {
         delete json['x-tensor'];
         delete json.type;

@@ -419,7 +419,7 @@ const [main, inline, worker, other] = await Promise.all([
   startServer({}),
   startServer({ INLINE_MAX_BYTES: String(64 * 1024 * 1024) }),
   startServer({ INLINE_MAX_BYTES: '0' }),
-  startServer({ LOG_LEVEL: 'info' }),
+  startServer({ LOG_LEVEL: 'debug' }), // its 'incoming request' lines tell received from never received
 ]);
 for (const s of [main, inline, worker, other]) live.add(s);
 lap('started');

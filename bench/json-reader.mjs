@@ -1,7 +1,7 @@
 // Parse cost of a large JSON body, in one run:
 //   (a) what the worker did so far: TextDecoder → JSON.parse → decodeScoreRequest (builds JS arrays, then copies them
 //       into Float64Arrays);
-//   (b) readScoreRequest (src/http/fastJson.ts): one pass over the bytes straight into Float64Arrays;
+//   (b) readScoreRequest (src/codec/json/fastReader.ts): one pass over the bytes straight into Float64Arrays;
 //   (c) what the worker does with (b) wired in: readScoreRequest ?? JSON.parse + decodeScoreRequest — the same as (b)
 //       whenever (b) accepts, listed to show the fallback costs nothing when it is not needed.
 // on 8 × 50257, 64 × 32000 and 32 × 1000 logits + labels, with the numbers printed three ways:
@@ -17,8 +17,8 @@ import { Buffer } from 'node:buffer';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { decodeScoreRequest } from '../dist/http/decode.js';
-import { readScoreRequest } from '../dist/http/fastJson.js';
+import { decodeScoreRequest } from '../dist/codec/json/decode.js';
+import { readScoreRequest } from '../dist/codec/json/fastReader.js';
 import { makeLogits, mulberry32, scoreJsonBody } from './payloads.mjs';
 
 const quick = process.argv.includes('--quick');

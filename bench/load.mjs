@@ -36,8 +36,8 @@ import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { ERRORS } from '../dist/http/errors.js';
-import { scoreJsonBody as serviceAnswer } from '../dist/http/jsonBody.js';
+import { scoreBody } from '../dist/codec/body.js';
+import { ERRORS } from '../dist/codec/problems.js';
 import { loadConfig } from '../dist/config.js';
 import { makeLogits, referenceCost, scoreJsonBody } from './payloads.mjs';
 import { httpRequest } from './lib/http.mjs';
@@ -69,7 +69,7 @@ const { maxElements } = loadConfig({});
 
 /** The exact answer the service must give to a JSON body, computed in this process by its own code path. */
 function expectedAnswer(body, path) {
-  const outcome = serviceAnswer({ bytes: new Uint8Array(body), withLosses: path === '/loss', limits: { maxElements } });
+  const outcome = scoreBody({ protocol: 'score', bytes: new Uint8Array(body), withLosses: path === '/loss', limits: { maxElements } });
   if (outcome.ok) return { status: 200, body: outcome.body };
   const code = outcome.issues[0].code;
   return { status: ERRORS[code].status, code };

@@ -66,6 +66,14 @@ export class Metrics implements ScoringObserver {
       },
     });
     new Gauge({
+      name: 'xent_pool_pending_tasks',
+      help: 'Tasks in the pool, running or waiting (the pool refuses new ones at WORKERS + MAX_QUEUE)',
+      registers: [this.registry],
+      collect() {
+        this.set(pool.pending);
+      },
+    });
+    new Gauge({
       name: 'xent_pool_threads',
       help: 'Worker threads alive',
       registers: [this.registry],

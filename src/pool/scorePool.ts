@@ -87,6 +87,11 @@ export class ScorePool {
     }
   }
 
+  /** Jobs submitted and not yet settled: running or waiting. */
+  get pending(): number {
+    return this.#pending;
+  }
+
   /** Jobs waiting for a worker. */
   get queueSize(): number {
     return Math.max(0, this.#pending - this.#workers);

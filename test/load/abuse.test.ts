@@ -252,9 +252,11 @@ describe('clients that disconnect', () => {
         c.socket.destroy();
       }),
     );
-    // Abandoned tasks finish (or time out) and free their place: the queue empties and /readyz is 200 again.
+    // Abandoned tasks finish (or time out) and free their place: the pool empties (running tasks included, or the six
+    // requests below could meet a full pool) and /readyz is 200 again.
     const deadline = Date.now() + 10_000;
-    while ((await metric('xent_pool_queue_size')) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while ((await metric('xent_pool_pending_tasks')) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await metric('xent_pool_pending_tasks')).toBe(0);
     expect(await metric('xent_pool_queue_size')).toBe(0);
     expect((await http('GET', '/readyz')).status).toBe(200);
     expect(running.child.exitCode).toBeNull();

@@ -47,24 +47,100 @@ const aggregates = {
   unit: z.enum(['nats', 'bits']),
 };
 
-export const costResponseSchema = z.object(aggregates).meta({
-  examples: [
-    {
-      sum: 0.6370795392983714,
-      cost: 0.3185397696491857,
-      count: 2,
-      total_weight: 2,
-      perplexity: 1.3751183080690985,
-      accuracy: 1,
-      unit: 'nats',
-    },
-  ],
+/** The batch figures `include`, bytes and words add (README "Beyond one number"); each present only when asked for. */
+const calibrationSchema = z.object({
+  bins: z.array(
+    z.object({
+      lower: z.number(),
+      upper: z.number(),
+      count: z.number().int(),
+      confidence: z.number().nullable().meta({ description: 'Mean confidence (max_c q_c) in the bin; null when empty.' }),
+      accuracy: z.number().nullable().meta({ description: 'Share of the bin whose arg-max is the true class; null when empty.' }),
+    }),
+  ),
+  ece: z.number().nullable().meta({ description: 'Σ_b (n_b/n)·|accuracy_b − confidence_b|.' }),
+  mce: z.number().nullable().meta({ description: 'The largest |accuracy_b − confidence_b| over non-empty bins.' }),
 });
+const sequenceSchema = z.object({
+  sum: z.number(),
+  count: z.number().int(),
+  total_weight: z.number(),
+  cost: z.number().nullable(),
+  perplexity: z.number().nullable(),
+  bits_per_byte: z.number().nullable().optional(),
+  byte_perplexity: z.number().nullable().optional(),
+  word_perplexity: z.number().nullable().optional(),
+});
+const batchExtras = {
+  mean_probability: z.number().nullable().optional().meta({ description: 'include probability: the mean q of the true class.' }),
+  mean_reciprocal_rank: z.number().nullable().optional().meta({ description: 'include rank: the mean of 1/rank.' }),
+  top_k_accuracy: z
+    .record(z.string(), z.number().nullable())
+    .optional()
+    .meta({ description: 'include top_k: for each k of top_k, the share of samples whose true class ranks within k.' }),
+  mean_entropy: z.number().nullable().optional().meta({ description: 'include entropy: the mean H(q), in unit.' }),
+  mean_kl: z.number().nullable().optional().meta({ description: "include kl: the mean KL(t'||q), in unit." }),
+  calibration: calibrationSchema.optional().meta({ description: 'include calibration: equal-width confidence bins, ece and mce.' }),
+  sequences: z.array(sequenceSchema).optional().meta({ description: 'include sequences: the figures of each index of the first dimension.' }),
+  mean_sequence_perplexity: z.number().nullable().optional().meta({ description: 'The mean of the per-sequence perplexities.' }),
+  bits_per_byte: z.number().nullable().optional().meta({ description: 'With bytes: Σ loss in bits / Σ bytes.' }),
+  byte_perplexity: z.number().nullable().optional().meta({ description: 'With bytes: 2^bits_per_byte.' }),
+  word_perplexity: z.number().nullable().optional().meta({ description: 'With words: exp(Σ loss in nats / Σ words).' }),
+  state: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .meta({ description: 'include state: the exact running figures and their options ("v": 1), for POST /merge.' }),
+};
+
+export const costResponseSchema = z
+  .object({
+    ...aggregates,
+    ...batchExtras,
+    brier: z.number().nullable().optional().meta({ description: 'include brier: the mean Brier score.' }),
+  })
+  .meta({
+    examples: [
+      {
+        sum: 0.6370795392983714,
+        cost: 0.3185397696491857,
+        count: 2,
+        total_weight: 2,
+        perplexity: 1.3751183080690985,
+        accuracy: 1,
+        unit: 'nats',
+      },
+      {
+        sum: 2.736449675623908,
+        cost: 0.684112418905977,
+        count: 4,
+        total_weight: 4,
+        perplexity: 1.9820118583378683,
+        accuracy: 0.75,
+        unit: 'nats',
+        top_k_accuracy: { 1: 0.75, 2: 1 },
+        calibration: {
+          bins: [
+            { lower: 0, upper: 0.5, count: 0, confidence: null, accuracy: null },
+            { lower: 0.5, upper: 1, count: 4, confidence: 0.725, accuracy: 0.75 },
+          ],
+          ece: 0.024999999999999994,
+          mce: 0.024999999999999994,
+        },
+      },
+    ],
+  });
 
 export const lossResponseSchema = z
   .object({
     losses: tensorField("Per-sample losses, nested in the labels' shape (0 for ignored samples)."),
+    probability: tensorField('include probability: q of the true class per sample (null where ignored).').optional(),
+    rank: tensorField('include rank: 1 + the classes scored strictly higher than the true class, per sample.').optional(),
+    entropy: tensorField('include entropy: H(q) per sample, in unit.').optional(),
+    kl: tensorField("include kl: KL(t'||q) per sample, in unit.").optional(),
+    brier: tensorField('include brier: the Brier score per sample (the mean is mean_brier).').optional(),
     ...aggregates,
+    ...batchExtras,
+    mean_brier: z.number().nullable().optional().meta({ description: 'include brier: the mean Brier score.' }),
   })
   .meta({
     examples: [
@@ -77,6 +153,26 @@ export const lossResponseSchema = z
         perplexity: 1.3751183080690985,
         accuracy: 1,
         unit: 'nats',
+      },
+      {
+        losses: [1, 2],
+        probability: [0.5, 0.25],
+        rank: [1, 2],
+        entropy: [1.5, 1.5],
+        kl: [1, 2],
+        brier: [0.375, 0.875],
+        sum: 3,
+        cost: 1.5,
+        count: 2,
+        total_weight: 2,
+        perplexity: 2.82842712474619,
+        accuracy: 0.5,
+        unit: 'bits',
+        mean_probability: 0.375,
+        mean_reciprocal_rank: 0.75,
+        mean_entropy: 1.5,
+        mean_kl: 1.5,
+        mean_brier: 0.625,
       },
     ],
   });

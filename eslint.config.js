@@ -47,6 +47,13 @@ export default tseslint.config(
   ]),
   // HTTP adapts everything below it; only app.ts and server.ts are above it.
   layer(['src/http/**/*.ts'], 'nothing imports app.ts or server.ts', ['(^|/)(app|server)\\.js$']),
+  // The command line scores files with the codec and the kernel, or streams them to a service over HTTP as any client
+  // does: never the server's framework, pool, routes or configuration.
+  layer(['src/cli/**/*.ts'], 'the CLI imports the kernel, the codec, its own modules, its libraries and node: only', [
+    FRAMEWORK,
+    '(^|/)(pool|http)(/|$)',
+    '(^|/)(app|server|config)\\.js$',
+  ]),
   layer(['src/config.ts'], 'the configuration imports zod and node: only', ['(^|/)(http|pool|codec|kernel)(/|$)|(^|/)(app|server)\\.js$']),
   // The client (xent/client) ships to Node and browsers alike: its own modules and the protocol's model constants only.
   layer(['src/client/**/*.ts'], 'the client imports its own modules and codec/oip/model.js only', ['^(?!\\./|\\.\\./codec/oip/model\\.js$)']),

@@ -143,8 +143,26 @@ export function mergeStates(states: unknown): ScoreState {
       diagnostics: merged.diagnostics === null ? null : mergeDiagnostics(merged.diagnostics, s.diagnostics!),
       sequences: merged.sequences === null ? null : mergeSequences(merged.sequences, s.sequences!),
     };
+    // Each count was checked to be a safe integer, but their sum may not be: then it is no longer exact (no real batch
+    // holds 2^53 samples), and a state the service wrote would be one it refuses to read back.
+    if (!countsExact(merged)) {
+      throw ProblemError.of('XENT_INVALID_STATE', `/states/${i}`, `merged with the states before it, state ${i} makes a count exceed 2^53 - 1: these are not states of real batches`);
+    }
   }
   return merged;
+}
+
+/** Whether every count of a state is a safe integer (exact in a double). */
+function countsExact(s: ScoreState): boolean {
+  const d = s.diagnostics;
+  const q = s.sequences;
+  const counts = [
+    s.loss.count,
+    s.loss.correct,
+    ...(d === null ? [] : [d.count, ...(d.topK ?? []).map((t) => t.hits), ...(d.calibration ?? []).flatMap((b) => [b.count, b.correct])]),
+    ...(q === null ? [] : [q.sequences, q.bytes ?? 0, q.words ?? 0, q.perplexityCount]),
+  ];
+  return counts.every((n) => Number.isSafeInteger(n));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ function streamExamples(limits: BodyLimits): Record<number, Record<string, Docum
  * loop or in a worker as /cost bodies are) and merged exactly (the lines' states), answered with the dataset's /cost
  * figures. Memory is bounded by the longest line, never the stream: the body is read as it arrives and each line is
  * let go once scored. With `Accept: application/x-ndjson` the answer streams too: progress lines, at most one a
- * second, then `{"result": ...}`, or `{"error": ...}` when a line is refused.
+ * second, then a last progress line with the final counts and `{"result": ...}`, or `{"error": ...}` when a line is
+ * refused.
  */
 export async function streamRoutes(app: FastifyInstance, options: StreamRoutesOptions): Promise<void> {
   // The body stays a stream: no buffering, and no whole-body limit (each line has one).
@@ -55,7 +56,7 @@ export async function streamRoutes(app: FastifyInstance, options: StreamRoutesOp
       schema: {
         summary: 'The /cost figures of a whole dataset sent as NDJSON, one request a line',
         description:
-          'Body: application/x-ndjson, one complete /cost request (any input form and options) a line; blank lines are skipped, and every line must have the options of the first (else 400 naming the line). The answer is the /cost figures of all the lines as one batch, exact as POST /merge (per-sequence arrays are left out; their batch figures are kept), and `state` when the lines include it. A line longer than BODY_LIMIT is a 413. With Accept: application/x-ndjson the answer streams: `{"progress": {"lines", "samples", "bytes", "cost"}}` at most every second, then `{"result": {...}}`, or `{"error": {problem document with "line"}}`. Problems carry `line` (from 1) and a pointer inside that line; nothing of a refused stream is counted. The whole stream must arrive within REQUEST_TIMEOUT_MS, as any request must.',
+          'Body: application/x-ndjson, one complete /cost request (any input form and options) a line; blank lines are skipped, and every line must have the options of the first (else 400 naming the line). The answer is the /cost figures of all the lines as one batch, exact as POST /merge (per-sequence arrays are left out; their batch figures are kept), and `state` when the lines include it. A line longer than BODY_LIMIT is a 413. With Accept: application/x-ndjson the answer streams: `{"progress": {"lines", "samples", "bytes", "cost"}}` at most every second, then a last progress line with the final counts and `{"result": {...}}`, or `{"error": {problem document with "line"}}`. Problems carry `line` (from 1) and a pointer inside that line; nothing of a refused stream is counted. The whole stream must arrive within REQUEST_TIMEOUT_MS, as any request must.',
         tags: ['scoring'],
         body: { content: { [NDJSON]: { schema: { type: 'string', description: 'One JSON /cost request per line.' } } } },
         response: {
@@ -85,7 +86,10 @@ export async function streamRoutes(app: FastifyInstance, options: StreamRoutesOp
       const line = (value: unknown) => out.write(`${JSON.stringify(value)}\n`);
       scorer
         .run(body, (progress) => line({ progress }))
-        .then((result) => line({ result }))
+        .then((result) => {
+          line({ progress: scorer.progress }); // the final counts, whenever the last progress line was
+          line({ result });
+        })
         .catch((err: unknown) => line({ error: inlineProblem(err, request) }))
         .finally(() => out.end());
       return reply;
@@ -123,7 +127,26 @@ class StreamScorer {
 
   constructor(readonly options: StreamRoutesOptions) {}
 
+  /** How far the stream has got. */
+  get progress(): Progress {
+    return this.#progress();
+  }
+
   async run(body: Readable, progress: (p: Progress) => void): Promise<Record<string, unknown>> {
+    try {
+      return await this.#run(body, progress);
+    } catch (err) {
+      // The body ended early: the client went away, or Node cut a stream that took longer than REQUEST_TIMEOUT_MS.
+      // A client's doing, not a failure of ours (no 500 logged with its stack); nobody may be left to read the answer.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!(err instanceof ProblemError) && (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE')) {
+        throw ProblemError.of('XENT_BAD_REQUEST', '', 'the stream ended before its end: the client closed it, or it took longer than REQUEST_TIMEOUT_MS');
+      }
+      throw err;
+    }
+  }
+
+  async #run(body: Readable, progress: (p: Progress) => void): Promise<Record<string, unknown>> {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let lineNumber = 0;

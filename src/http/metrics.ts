@@ -122,14 +122,13 @@ export class Metrics implements ScoringObserver {
   });
   readonly #models = new Set<string>();
 
-  scored(path: ScoringPath, protocol: Protocol, seconds: number, samples: number, elements: number, tally: Tally | null = null): void {
+  scored(path: ScoringPath, protocol: Protocol, seconds: number, samples: number, elements: number): void {
     this.#scoringBy[path][protocol].observe(seconds);
     this.#samples.inc(samples);
     this.#elements.inc(elements);
-    if (tally !== null) this.#countModel(tally);
   }
 
-  #countModel(tally: Tally): void {
+  modelScored(tally: Tally): void {
     let model = tally.model;
     if (!this.#models.has(model)) {
       if (this.#models.size >= this.maxModels) {

@@ -14,7 +14,9 @@ export type ScoringPath = 'inline' | 'worker';
 
 /** What the dispatch reports as it goes (the HTTP layer's metrics implement it). */
 export interface ScoringObserver {
-  scored(path: ScoringPath, protocol: BodyJob['protocol'], seconds: number, samples: number, elements: number, tally: Tally | null): void;
+  scored(path: ScoringPath, protocol: BodyJob['protocol'], seconds: number, samples: number, elements: number): void;
+  /** A scored request that named its model. A stream's lines are counted by the stream, once it has its answer. */
+  modelScored(tally: Tally): void;
   workerFailed(): void;
 }
 
@@ -52,8 +54,15 @@ export class Dispatcher {
     const start = performance.now();
     const outcome = scoreBody(job);
     if (!outcome.ok) throw new ProblemError(outcome.issues);
-    this.observer.scored('inline', job.protocol, (performance.now() - start) / 1000, outcome.samples, outcome.elements, outcome.tally);
+    this.#observe('inline', job, start, outcome);
     return outcome;
+  }
+
+  #observe(path: ScoringPath, job: BodyJob, start: number, outcome: Pick<Scored, 'samples' | 'elements' | 'tally'>): void {
+    this.observer.scored(path, job.protocol, (performance.now() - start) / 1000, outcome.samples, outcome.elements);
+    // A line's tally is its stream's to count, with the others, when the whole stream has been accepted: nothing of a
+    // refused stream reaches the model counters.
+    if (outcome.tally !== null && job.protocol !== 'line') this.observer.modelScored(outcome.tally);
   }
 
   async #inWorker(job: PoolJob): Promise<Scored> {
@@ -68,7 +77,7 @@ export class Dispatcher {
       throw problemOf(err);
     }
     if (!outcome.ok) throw new ProblemError(outcome.issues);
-    this.observer.scored('worker', job.protocol, (performance.now() - start) / 1000, outcome.samples, outcome.elements, outcome.tally);
+    this.#observe('worker', job, start, outcome);
     return outcome;
   }
 }

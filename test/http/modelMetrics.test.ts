@@ -1,7 +1,7 @@
 /**
  * The model quality counters (README "Model quality in Prometheus"): requests that name their `model` add their
- * running figures, in nats whatever the unit, on both protocols, inline and in a worker, and line by line from a
- * stream; names beyond MAX_MODELS share `model="_other"`; a name outside the grammar is a 400. Expected values are
+ * running figures, in nats whatever the unit, on both protocols, inline and in a worker, and from a stream once it
+ * is accepted (nothing from a refused one); names beyond MAX_MODELS share `model="_other"`; a name outside the grammar is a 400. Expected values are
  * worked out by hand: logits [0, 0] give every sample a loss of ln 2, and ties go to the lowest class.
  */
 import type { FastifyInstance } from 'fastify';
@@ -131,5 +131,46 @@ describe('MAX_MODELS', () => {
     close(sample(text, 'xent_model_loss_nats_sum', 'model="_other"'), 3 * LN2);
     expect(sample(text, 'xent_model_overflow_total')).toBe(3);
     expect(text).not.toMatch(/model="(second|third)"/);
+  });
+
+  it('a stream naming a model past MAX_MODELS - its lines counted under _other, the overflow once for the stream', async () => {
+    const before = sample(await metrics(app), 'xent_model_overflow_total')!;
+    const line = JSON.stringify({ logits: [[0, 0]], labels: [0], model: 'fourth' });
+    const res = await app.inject({ method: 'POST', url: '/cost/stream', payload: `${line}\n${line}\n${line}\n`, headers: { 'content-type': 'application/x-ndjson' } });
+    expect(res.statusCode).toBe(200);
+    const text = await metrics(app);
+    expect(sample(text, 'xent_model_samples_total', 'model="_other"')).toBe(6);
+    expect(sample(text, 'xent_model_overflow_total')).toBe(before + 1);
+  });
+});
+
+describe('a refused stream', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await buildTestApp();
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it.each([
+    ['a bad line', '{"logits": [[0, 0]], "labels": [9], "model": "m"}', 400],
+    ['a line with other options', '{"logits": [[0, 0]], "labels": [1], "model": "m", "unit": "bits"}', 400],
+  ])('%s after accepted lines - nothing of the stream reaches the model counters', async (_what, last, status) => {
+    const good = JSON.stringify({ logits: [[0, 0], [0, 0]], labels: [0, 1], model: 'm' });
+    for (const accept of ['application/json', 'application/x-ndjson']) {
+      const res = await app.inject({ method: 'POST', url: '/cost/stream', payload: `${good}\n${good}\n${last}\n`, headers: { 'content-type': 'application/x-ndjson', accept } });
+      expect(res.statusCode).toBe(accept === 'application/json' ? status : 200);
+    }
+    const text = await metrics(app);
+    expect(text).not.toMatch(/xent_model_\w+\{model="m"\}/);
+    // The same lines, accepted: 4 samples (2 lines of 2), 2 ln 2 each line.
+    const res = await app.inject({ method: 'POST', url: '/cost/stream', payload: `${good}\n${good}\n`, headers: { 'content-type': 'application/x-ndjson' } });
+    expect(res.statusCode).toBe(200);
+    const after = await metrics(app);
+    expect(sample(after, 'xent_model_samples_total', 'model="m"')).toBe(4);
+    close(sample(after, 'xent_model_loss_nats_sum', 'model="m"'), 4 * LN2);
+    await app.close();
+    app = await buildTestApp();
   });
 });

@@ -74,7 +74,21 @@ describe('POST /cost/stream', () => {
 
   it('a line whose options differ from the first line\'s - 400 naming the line', async () => {
     const res = await app.inject(stream([JSON.stringify(batches[0]), JSON.stringify({ ...batches[1], unit: 'bits' })]));
-    expect(res.json()).toMatchObject({ code: 'XENT_STATE_MISMATCH', line: 2 });
+    expect(res.json()).toMatchObject({ code: 'XENT_STATE_MISMATCH', line: 2, pointer: '/unit' });
+  });
+
+  it('a line with another input form, or other sequence figures - 400 at the line itself, not at a state\'s place', async () => {
+    const form = await app.inject(stream([JSON.stringify(batches[0]), JSON.stringify({ target_log_probs: [[-1, -2]] })]));
+    expect(form.statusCode).toBe(400);
+    // The whole line is the place: no top-level pointer, and the issue's is the line's root.
+    expect(form.json()).toMatchObject({ code: 'XENT_STATE_MISMATCH', line: 2, errors: [{ pointer: '' }] });
+    expect(form.json()).not.toHaveProperty('pointer');
+    expect(form.json().detail).toContain('input form');
+    const lm = (extra: object) => JSON.stringify({ logits: [[[0, 1], [1, 0]]], labels: [[0, 1]], include: ['sequences'], ...extra });
+    const sequences = await app.inject(stream([lm({ bytes: [5] }), lm({})]));
+    expect(sequences.statusCode).toBe(400);
+    expect(sequences.json()).toMatchObject({ code: 'XENT_STATE_MISMATCH', line: 2, errors: [{ pointer: '' }] });
+    expect(sequences.json().detail).toContain('sequence figures');
   });
 
   it('an error mid-stream with Accept: application/x-ndjson - a final error line with the line number', async () => {

@@ -1,10 +1,10 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { BodyLimits } from '../../codec/body.js';
+import type { BodyLimits, Tally } from '../../codec/body.js';
 import { costFigures } from '../../codec/figures.js';
 import { ProblemError, problemDocument, type ErrorCode, type ProblemDocument } from '../../codec/problems.js';
-import { figuresOfState, mergeStates, type ScoreState } from '../../codec/state.js';
-import type { Dispatcher } from '../../pool/dispatch.js';
+import { figuresOfState, mergeStates, type ScoreState, type StateOptions } from '../../codec/state.js';
+import type { Dispatcher, Scored } from '../../pool/dispatch.js';
 import { asProblem, instanceOf, logProblem } from '../errorHandler.js';
 import { problemExamples, refusalOf, type Documented } from '../schemas/problemExamples.js';
 import { costResponseSchema, jsonSchemaOf, problemSchema } from '../schemas/score.js';
@@ -124,6 +124,8 @@ class StreamScorer {
   #samples = 0;
   #bytes = 0;
   #lastProgress = performance.now();
+  /** The lines' model tallies, added to the model counters only once the whole stream is accepted. */
+  readonly #tallies = new Map<string, Tally>();
 
   constructor(readonly options: StreamRoutesOptions) {}
 
@@ -176,6 +178,7 @@ class StreamScorer {
     if (this.#state === null) throw ProblemError.of('XENT_INVALID_BODY', '', 'the stream holds no request: send one /cost request a line');
     const figures = figuresOfState(this.#state);
     if (figures === null) throw ProblemError.of('XENT_NON_FINITE_RESULT', '', 'the sum of the losses exceeds the float64 range');
+    for (const tally of this.#tallies.values()) this.options.dispatcher.observer.modelScored(tally);
     return {
       ...costFigures(figures.summary),
       ...(figures.diagnostics ?? {}),
@@ -192,29 +195,59 @@ class StreamScorer {
 
   async #score(bytes: Buffer, line: number): Promise<void> {
     if (isBlank(bytes)) return;
-    let text: string;
+    let scored: Scored;
     try {
       const pending = this.options.dispatcher.score({ protocol: 'line', bytes: trimCarriageReturn(bytes), limits: this.options.limits });
-      const scored = pending instanceof Promise ? await pending : pending;
-      text = typeof scored.body === 'string' ? scored.body : Buffer.from(scored.body).toString('utf8');
-      this.#samples += scored.samples;
+      scored = pending instanceof Promise ? await pending : pending;
     } catch (err) {
       if (err instanceof ProblemError && err.line === undefined) throw err.inLine(line);
       throw err;
     }
-    const state = JSON.parse(text) as ScoreState;
-    const options = JSON.stringify(state.options);
+    const state = JSON.parse(typeof scored.body === 'string' ? scored.body : Buffer.from(scored.body).toString('utf8')) as ScoreState;
     if (this.#state === null) {
       this.#state = state;
-      this.#options = options;
+      this.#options = JSON.stringify(state.options);
     } else {
-      if (options !== this.#options) {
-        const key = Object.keys(state.options).find((k) => JSON.stringify(state.options[k as keyof ScoreState['options']]) !== JSON.stringify(this.#state!.options[k as keyof ScoreState['options']]));
-        throw lineProblem(line, 'XENT_STATE_MISMATCH', `/${key ?? ''}`, `line ${line} differs from line 1 in ${key}: every line of a stream must have the options of the first`);
-      }
-      this.#state = mergeStates([this.#state, state]);
+      this.#state = this.#merge(state, line);
     }
+    this.#samples += scored.samples;
     this.#lines++;
+    if (scored.tally !== null) this.#addTally(scored.tally);
+  }
+
+  /** The stream's state with line `line`'s added; a line whose options differ from the first's is refused at the field. */
+  #merge(state: ScoreState, line: number): ScoreState {
+    const first = this.#state!;
+    if (JSON.stringify(state.options) !== this.#options) {
+      const key = (Object.keys(state.options) as (keyof StateOptions)[]).find((k) => JSON.stringify(state.options[k]) !== JSON.stringify(first.options[k]))!;
+      // The input form is not a field: the whole line is the place (logits or probabilities and target log-probabilities).
+      const [pointer, what] = key === 'input' ? ['', 'its input form'] : [`/${key}`, key];
+      throw lineProblem(line, 'XENT_STATE_MISMATCH', pointer, `line ${line} differs from line 1 in ${what}: every line of a stream must have the options of the first`);
+    }
+    try {
+      return mergeStates([first, state]);
+    } catch (err) {
+      // A place inside /merge's states means nothing here: the line is the place.
+      if (!(err instanceof ProblemError)) throw err;
+      const issue = err.issues[0]!;
+      const detail =
+        issue.code === 'XENT_STATE_MISMATCH'
+          ? `line ${line} and line 1 ask for different sequence figures (sequences, bytes or words on one of them only): every line of a stream must ask for the same`
+          : `line ${line}: ${issue.detail}`;
+      throw lineProblem(line, issue.code, '', detail);
+    }
+  }
+
+  #addTally(tally: Tally): void {
+    const sum = this.#tallies.get(tally.model);
+    if (sum === undefined) {
+      this.#tallies.set(tally.model, { ...tally });
+      return;
+    }
+    sum.lossNats += tally.lossNats;
+    sum.weight += tally.weight;
+    sum.samples += tally.samples;
+    sum.correct = sum.correct === null || tally.correct === null ? null : sum.correct + tally.correct;
   }
 
   #progress(): Progress {

@@ -2,7 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { logDestination } from './logging.js';
-import { listenFailure, startBanner } from './startup.js';
+import { listenFailure, nodeNotice, startBanner } from './startup.js';
 
 let config;
 try {
@@ -35,3 +35,5 @@ try {
   process.stderr.write(`xent: ${line}\n`);
   process.exit(1);
 }
+const notice = nodeNotice(process.version);
+if (notice !== null) app.log.warn(notice);

@@ -44,3 +44,39 @@ export function listenFailure(err: unknown, config: Pick<Config, 'host' | 'port'
       return null;
   }
 }
+
+/**
+ * The Node versions xent supports: `engines` in package.json says the same (a test holds them together). The LTS lines
+ * with require(esm) unflagged; Node 20 is past its end of life (April 2026) and is kept, tested, for this minor only.
+ */
+export const SUPPORTED_NODE = '^20.19.0 || ^22.12.0 || >=24.0.0';
+
+type Version = [number, number, number];
+
+function parseVersion(text: string): Version {
+  const [major = 0, minor = 0, patch = 0] = text.replace(/^v/, '').split('.').map((part) => Number.parseInt(part, 10));
+  return [major, minor, patch];
+}
+
+const atLeast = (v: Version, w: Version) => v[0] !== w[0] ? v[0] > w[0] : v[1] !== w[1] ? v[1] > w[1] : v[2] >= w[2];
+
+/** Whether `version` (as process.version spells it) is in SUPPORTED_NODE: each `^x.y.z` or `>=x.y.z` alternative. */
+export function supportsNode(version: string): boolean {
+  const v = parseVersion(version);
+  return SUPPORTED_NODE.split('||').some((alternative) => {
+    const range = alternative.trim();
+    const floor = parseVersion(range.replace(/^(\^|>=)/, ''));
+    return range.startsWith('^') ? v[0] === floor[0] && atLeast(v, floor) : atLeast(v, floor);
+  });
+}
+
+/** What the process warns about the Node it runs on, once at start; null on a current, supported Node. */
+export function nodeNotice(version: string): string | null {
+  if (!supportsNode(version)) {
+    return `Node ${version} is not supported (${SUPPORTED_NODE}): xent may fail on it; use Node 24, as the Docker image does`;
+  }
+  if (parseVersion(version)[0] === 20) {
+    return `Node 20 reached its end of life in April 2026: xent runs and is tested on it in this release only; move to Node 24 (the Docker image's) or 22.12+`;
+  }
+  return null;
+}

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import type { BodyOutcome } from '../codec/body.js';
 import type { PoolJob } from './dispatch.js';
@@ -9,17 +10,26 @@ export interface ScorePoolOptions {
   workerMemoryMb: number;
   /** Linux nice value (0-19) of the worker threads: above 0, the event loop wins the CPU over scoring. */
   workerNice?: number;
-  /** The worker module; only tests pass another (a fault injector). Not reachable from HTTP or the environment. */
+  /** The worker module (a path or file URL); only tests pass another (a fault injector). Not reachable from HTTP or the environment. */
   filename?: string;
 }
 
 /**
- * Workers are compiled JavaScript: when this module runs from TypeScript sources (tests), use the build's worker
- * (test/globalSetup.ts rebuilds it before every test run, so it is never stale).
+ * Workers are compiled JavaScript: when this module runs from TypeScript sources (tests), use the build's files
+ * (test/globalSetup.ts rebuilds them before every test run when the sources changed, so they are never stale).
  */
-function workerFile(): string {
+function built(file: string): URL {
   const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../../dist/pool/worker.js', here).href : new URL('./worker.js', here).href;
+  return here.endsWith('.ts') ? new URL(`../../dist/pool/${file}`, here) : new URL(`./${file}`, here);
+}
+
+/**
+ * Piscina loads the CommonJS entry, which import()s the ES module of the handler: piscina's own require() of an ES
+ * module can abort the whole process when a worker is terminated while loading it (see entry.cts).
+ */
+function workerFiles(module: string | undefined): { filename: string; module: string } {
+  const moduleUrl = module === undefined ? built('worker.js').href : module.startsWith('file:') ? module : pathToFileURL(module).href;
+  return { filename: built('entry.cjs').href, module: moduleUrl };
 }
 
 /** Why a job could not be run; the dispatch answers each with its 503. */
@@ -49,14 +59,19 @@ export class ScorePool {
   constructor(options: ScorePoolOptions) {
     this.#workers = options.workers;
     this.#capacity = options.workers + options.maxQueue;
+    const { filename, module } = workerFiles(options.filename);
     this.#pool = new Piscina({
-      filename: options.filename ?? workerFile(),
+      filename,
       minThreads: options.workers,
       maxThreads: options.workers,
       maxQueue: Math.max(1, options.maxQueue),
       idleTimeout: 60_000,
+      // Idle workers wait for jobs on their event loop, not blocked in Atomics.wait: on Node 24 a worker terminated
+      // while it import()s its module can be left running (the termination is spent before the worker stops), and
+      // one blocked in Atomics.wait then never exits, so close() never ends. Back on its event loop, it stops.
+      atomics: 'disabled',
       resourceLimits: { maxOldGenerationSizeMb: options.workerMemoryMb },
-      workerData: { nice: options.workerNice ?? 0 },
+      workerData: { nice: options.workerNice ?? 0, module },
     });
     // A worker that dies (exit, out of memory) fails only its own job, which is answered 503; piscina starts another.
     this.#pool.on('error', () => {});

@@ -1,17 +1,18 @@
-// Cost of the evaluation diagnostics against the loss pass they accompany, on the bench's two target shapes (8 × 50257
-// and 32 × 10 logits N(0, 3²), uniform labels): the CPU time of crossEntropyRows, and of diagnose with everything
-// and with each figure alone, as a ratio to the loss pass. Series are interleaved (a b c …, a b c …) so that drift on a
-// shared machine hits all alike, and each is represented by its fastest round, the least disturbed by other processes
-// (the median moves by ±30 % on a busy 2-core machine). Not part of the test suite (it is a .mjs script, and it asserts nothing).
+// Cost of `include` (the evaluation diagnostics) on a whole request: the CPU time of scoreBody (the function both the
+// event loop and the pool's workers run: decode the JSON body, evaluate, encode the answer) for a /cost body with
+// include: everything, and with each name alone, as a ratio to the same body without include. The bench's two target
+// shapes (8 × 50257 and 32 × 10 logits N(0, 3²), uniform labels), and soft targets. Series are interleaved (a b c …,
+// a b c …) so that drift on a shared machine hits all alike, and each is represented by its fastest round, the least
+// disturbed by other processes (the median moves by ±30 % on a busy 2-core machine). Not part of the test suite.
 //
 // Usage: npm run build && node bench/diagnostics.mjs [--quick]
 import { performance } from 'node:perf_hooks';
-import { crossEntropyRows } from '../dist/kernel/crossEntropy.js';
-import { diagnose } from '../dist/kernel/diagnostics.js';
+import { scoreBody } from '../dist/codec/body.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 3 : 9;
-const MIN_MS = quick ? 50 : 150;
+const MIN_MS = quick ? 60 : 200;
+const limits = { maxElements: 16_000_000 };
 
 function prng(seed) {
   let a = seed >>> 0;
@@ -24,52 +25,21 @@ function prng(seed) {
   };
 }
 
-function taskOf(rows, classes, { kind = 'logits', soft = false, smoothing = 0 } = {}) {
+/** A /cost body: logits N(0, 3²) and uniform labels, or soft targets. */
+function bodyOf(rows, classes, { soft = false } = {}) {
   const random = prng(rows * 1000 + classes);
   const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  const input = new Float64Array(rows * classes);
-  for (let i = 0; i < input.length; i++) input[i] = 3 * normal();
-  if (kind === 'probabilities') {
-    for (let r = 0; r < rows; r++) {
-      let s = 0;
-      for (let c = 0; c < classes; c++) s += input[r * classes + c] = Math.exp(input[r * classes + c]);
-      for (let c = 0; c < classes; c++) input[r * classes + c] /= s;
-    }
-  }
-  let targets = null;
-  if (soft) {
-    targets = new Float64Array(rows * classes);
-    for (let r = 0; r < rows; r++) {
-      let s = 0;
-      for (let c = 0; c < classes; c++) s += targets[r * classes + c] = random();
-      for (let c = 0; c < classes; c++) targets[r * classes + c] /= s;
-    }
-  }
-  return {
-    kind,
-    rows,
-    classes,
-    input,
-    labels: soft ? null : Float64Array.from({ length: rows }, () => Math.floor(random() * classes)),
-    targets,
-    classWeights: null,
-    ignoreIndex: -100,
-    labelSmoothing: smoothing,
-    epsilon: 0,
-    unit: 'nats',
-  };
+  const logits = Array.from({ length: rows }, () => Array.from({ length: classes }, () => 3 * normal()));
+  if (!soft) return { logits, labels: Array.from({ length: rows }, () => Math.floor(random() * classes)) };
+  const targets = Array.from({ length: rows }, () => {
+    const row = Array.from({ length: classes }, () => random());
+    const s = row.reduce((a, b) => a + b, 0);
+    return row.map((x) => x / s);
+  });
+  return { logits, targets };
 }
 
-const none = { probability: false, rank: false, entropy: false, kl: false, brier: false, topK: null, calibrationBins: null };
-const everything = { probability: true, rank: true, entropy: true, kl: true, brier: true, topK: [1, 5], calibrationBins: 15 };
-const alone = {
-  probability: { ...none, probability: true },
-  rank: { ...none, rank: true, topK: [1, 5] },
-  entropy: { ...none, entropy: true },
-  kl: { ...none, kl: true },
-  brier: { ...none, brier: true },
-  calibration: { ...none, calibrationBins: 15 },
-};
+const ALL = ['probability', 'rank', 'top_k', 'entropy', 'kl', 'brier', 'calibration'];
 
 /**
  * CPU milliseconds per call of f (process.cpuUsage: on a shared machine the time the process ran, not the time it
@@ -88,23 +58,29 @@ function time(f) {
 }
 
 const fastest = (xs) => Math.min(...xs);
+const encoder = new TextEncoder();
 
-for (const [name, task] of [
-  ['8x50257 logits labels', taskOf(8, 50257)],
-  ['8x50257 logits labels smoothing 0.1', taskOf(8, 50257, { smoothing: 0.1 })],
-  ['8x50257 logits soft targets', taskOf(8, 50257, { soft: true })],
-  ['8x50257 probabilities labels', taskOf(8, 50257, { kind: 'probabilities' })],
-  ['32x10 logits labels', taskOf(32, 10)],
-  ['32x10 probabilities soft targets', taskOf(32, 10, { kind: 'probabilities', soft: true })],
+function scorer(body, include) {
+  const bytes = encoder.encode(JSON.stringify(include === null ? body : { ...body, include }));
+  return () => {
+    const outcome = scoreBody({ protocol: 'score', bytes, withLosses: false, limits });
+    if (!outcome.ok) throw new Error(JSON.stringify(outcome.issues[0]));
+  };
+}
+
+for (const [name, body] of [
+  ['32x10 logits labels', bodyOf(32, 10)],
+  ['8x50257 logits labels', bodyOf(8, 50257)],
+  ['8x50257 logits soft targets', bodyOf(8, 50257, { soft: true })],
 ]) {
-  const series = { loss: () => crossEntropyRows(task), all: () => diagnose(task, everything) };
-  for (const [k, spec] of Object.entries(alone)) series[k] = () => diagnose(task, spec);
+  const series = { none: scorer(body, null), all: scorer(body, ALL) };
+  for (const k of ALL) series[k] = scorer(body, [k]);
   const times = Object.fromEntries(Object.keys(series).map((k) => [k, []]));
   for (const f of Object.values(series)) time(f); // warm-up
   for (let round = 0; round < ROUNDS; round++) for (const [k, f] of Object.entries(series)) times[k].push(time(f));
-  const loss = fastest(times.loss);
+  const base = fastest(times.none);
   const parts = Object.keys(series)
-    .filter((k) => k !== 'loss')
-    .map((k) => `${k} ${(fastest(times[k]) / loss).toFixed(2)}`);
-  console.log(`${name}: loss pass ${(loss * 1000).toFixed(1)} µs; diagnostics / loss: ${parts.join(', ')}`);
+    .filter((k) => k !== 'none')
+    .map((k) => `${k} ${(fastest(times[k]) / base).toFixed(2)}`);
+  console.log(`${name}: /cost without include ${(base * 1000).toFixed(0)} µs per request; with include / without: ${parts.join(', ')}`);
 }

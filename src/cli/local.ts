@@ -1,7 +1,7 @@
 import type { BodyLimits } from '../codec/body.js';
 import { DatasetScorer, type DatasetResult } from './dataset.js';
 import { InputError, type Input } from './inputs.js';
-import { isBlank, ndjsonLines } from './lines.js';
+import { isBlank, ndjsonLines } from '../codec/ndjson.js';
 import type { ProgressFigures, ProgressReporter } from './progress.js';
 
 export interface LocalOptions {
@@ -27,7 +27,7 @@ export async function scoreLocally(inputs: Input[], options: LocalOptions): Prom
   try {
     for (const input of inputs) {
       try {
-        for await (const { bytes: line, line: number } of ndjsonLines(input.open(), options.maxLineBytes, (n) => (bytes += n))) {
+        for await (const { bytes: line, line: number } of ndjsonLines(input.open(), options.maxLineBytes, '--max-line-bytes', (n) => (bytes += n))) {
           if (isBlank(line)) continue;
           scorer.add(line, number);
           const now = performance.now();

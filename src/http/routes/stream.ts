@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { BodyLimits, Tally } from '../../codec/body.js';
 import { costFigures } from '../../codec/figures.js';
 import { ProblemError, problemDocument, type ErrorCode, type ProblemDocument } from '../../codec/problems.js';
+import { isBlank, ndjsonLines } from '../../codec/ndjson.js';
 import { figuresOfState, mergeStates, type ScoreState, type StateOptions } from '../../codec/state.js';
 import type { Dispatcher, Scored } from '../../pool/dispatch.js';
 import { asProblem, instanceOf, logProblem } from '../errorHandler.js';
@@ -17,7 +18,6 @@ export interface StreamRoutesOptions {
 }
 
 const NDJSON = 'application/x-ndjson';
-const NEWLINE = 0x0a;
 /** At most one progress line a second. */
 const PROGRESS_EVERY_MS = 1000;
 
@@ -149,32 +149,16 @@ class StreamScorer {
   }
 
   async #run(body: Readable, progress: (p: Progress) => void): Promise<Record<string, unknown>> {
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let lineNumber = 0;
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      this.#bytes += chunk.length;
-      let from = 0;
-      for (let nl = chunk.indexOf(NEWLINE, from); nl >= 0; nl = chunk.indexOf(NEWLINE, from)) {
-        lineNumber++;
-        const line = pendingBytes === 0 ? chunk.subarray(from, nl) : Buffer.concat([...pending, chunk.subarray(from, nl)]);
-        pending = [];
-        pendingBytes = 0;
-        from = nl + 1;
-        this.#checkLength(line.length, lineNumber);
-        await this.#score(line, lineNumber);
-        if (performance.now() - this.#lastProgress >= PROGRESS_EVERY_MS) {
-          this.#lastProgress = performance.now();
-          progress(this.#progress());
-        }
-      }
-      if (from < chunk.length) {
-        pending.push(Buffer.from(chunk.subarray(from))); // a copy: the socket's chunk is not ours to keep
-        pendingBytes += chunk.length - from;
-        this.#checkLength(pendingBytes, lineNumber + 1);
+    const lines = ndjsonLines(body as AsyncIterable<Buffer>, this.options.lineLimit, 'BODY_LIMIT, which each line of a stream has', (n) => {
+      this.#bytes += n;
+    });
+    for await (const { bytes, line } of lines) {
+      await this.#score(bytes, line);
+      if (performance.now() - this.#lastProgress >= PROGRESS_EVERY_MS) {
+        this.#lastProgress = performance.now();
+        progress(this.#progress());
       }
     }
-    if (pendingBytes > 0) await this.#score(Buffer.concat(pending), lineNumber + 1);
     if (this.#state === null) throw ProblemError.of('XENT_INVALID_BODY', '', 'the stream holds no request: send one /cost request a line');
     const figures = figuresOfState(this.#state);
     if (figures === null) throw ProblemError.of('XENT_NON_FINITE_RESULT', '', 'the sum of the losses exceeds the float64 range');
@@ -187,17 +171,11 @@ class StreamScorer {
     };
   }
 
-  #checkLength(bytes: number, line: number): void {
-    if (bytes > this.options.lineLimit) {
-      throw lineProblem(line, 'XENT_BODY_TOO_LARGE', '', `line ${line} is longer than ${this.options.lineLimit} bytes (BODY_LIMIT, which each line of a stream has)`);
-    }
-  }
-
-  async #score(bytes: Buffer, line: number): Promise<void> {
+  async #score(bytes: Uint8Array, line: number): Promise<void> {
     if (isBlank(bytes)) return;
     let scored: Scored;
     try {
-      const pending = this.options.dispatcher.score({ protocol: 'line', bytes: trimCarriageReturn(bytes), limits: this.options.limits });
+      const pending = this.options.dispatcher.score({ protocol: 'line', bytes, limits: this.options.limits });
       scored = pending instanceof Promise ? await pending : pending;
     } catch (err) {
       if (err instanceof ProblemError && err.line === undefined) throw err.inLine(line);
@@ -254,14 +232,4 @@ class StreamScorer {
     const figures = this.#state === null ? null : figuresOfState(this.#state);
     return { lines: this.#lines, samples: this.#samples, bytes: this.#bytes, cost: figures?.summary.cost ?? null };
   }
-}
-
-function isBlank(bytes: Buffer): boolean {
-  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0d) return false;
-  return true;
-}
-
-/** A line ended by CRLF: without its CR. */
-function trimCarriageReturn(bytes: Buffer): Buffer {
-  return bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.subarray(0, -1) : bytes;
 }

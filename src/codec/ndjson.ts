@@ -1,4 +1,4 @@
-import { ProblemError } from '../codec/problems.js';
+import { ProblemError } from './problems.js';
 
 const NEWLINE = 0x0a;
 
@@ -9,16 +9,21 @@ export interface Line {
 }
 
 /**
- * The lines of an NDJSON byte stream as they arrive, numbered from 1 (blank ones included, so that numbers match an
- * editor's), each at most `maxLineBytes` long (else a 413 problem naming the line, as POST /cost/stream answers):
- * memory is bounded by the longest line, never the input. A last line without a newline is a line. `onBytes` is told
- * how many bytes each chunk had, for progress.
+ * The lines of an NDJSON byte stream as they arrive (POST /cost/stream's body, `xent score`'s files), numbered from 1
+ * (blank ones included, so that numbers match an editor's), each at most `maxLineBytes` long, else a 413 problem
+ * naming the line and `limitName`, the knob that sets the limit: memory is bounded by the longest line, never the
+ * input. A last line without a newline is a line. `onBytes` is told how many bytes each chunk had, for progress.
  */
-export async function* ndjsonLines(source: AsyncIterable<Uint8Array | string>, maxLineBytes: number, onBytes: (bytes: number) => void = () => {}): AsyncGenerator<Line> {
+export async function* ndjsonLines(
+  source: AsyncIterable<Uint8Array | string>,
+  maxLineBytes: number,
+  limitName: string,
+  onBytes: (bytes: number) => void = () => {},
+): AsyncGenerator<Line> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let line = 0;
-  const tooLong = (n: number) => ProblemError.of('XENT_BODY_TOO_LARGE', '', `line ${n} is longer than ${maxLineBytes} bytes (--max-line-bytes)`).inLine(n);
+  const tooLong = (n: number) => ProblemError.of('XENT_BODY_TOO_LARGE', '', `line ${n} is longer than ${maxLineBytes} bytes (${limitName})`).inLine(n);
   for await (const piece of source) {
     const chunk = typeof piece === 'string' ? Buffer.from(piece) : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     onBytes(chunk.length);

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { readWholeBody } from './http/bodyReader.js';
 import { handleClientError } from './http/clientError.js';
@@ -20,6 +21,11 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Tests only: another worker module for the pool (fault injection). */
   poolWorkerFile?: string;
+  /**
+   * What GET /metrics answers, given this app's registry: by default that registry's text; one of several HTTP
+   * processes answers the sum over all of them.
+   */
+  metricsSource?: (registry: Registry) => () => Promise<string>;
 }
 
 /**
@@ -88,7 +94,7 @@ export async function buildApp(config: Readonly<Config>, options: AppOptions = {
 
   registerEdges(app);
   await registerGuards(app, config);
-  metrics.register(app);
+  metrics.register(app, options.metricsSource?.(metrics.registry));
   await registerDocs(app);
   await app.register(healthRoutes, { readiness });
   await app.register(scoreRoutes, { dispatcher, limits });

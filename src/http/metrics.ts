@@ -6,7 +6,12 @@ import type { ScorePool } from '../pool/scorePool.js';
 
 type Protocol = BodyJob['protocol'];
 
-/** The service's Prometheus metrics, on a registry of its own (one per app, so tests can build many apps). */
+/**
+ * The service's Prometheus metrics, on a registry of its own (one per app, so tests can build many apps). With
+ * several HTTP processes, GET /metrics answers the sum over all of them, as one process would count (prom-client's
+ * cluster aggregation: counters and histograms summed, each gauge by its `aggregator`), not a series per process:
+ * any process may answer a scrape, and the service, not its processes, is what dashboards and alerts watch.
+ */
 export class Metrics implements ScoringObserver {
   readonly registry = new Registry();
   readonly #requests = new Counter({
@@ -44,17 +49,28 @@ export class Metrics implements ScoringObserver {
   constructor(pool: ScorePool) {
     collectDefaultMetrics({ register: this.registry, prefix: 'xent_' });
     new Gauge({
+      name: 'xent_http_processes',
+      help: 'HTTP processes whose figures these metrics add up (HTTP_PROCESSES; fewer while one is being replaced)',
+      registers: [this.registry],
+      aggregator: 'sum',
+      collect() {
+        this.set(1);
+      },
+    });
+    new Gauge({
       name: 'xent_pool_queue_size',
       help: 'Tasks waiting for a worker thread',
       registers: [this.registry],
+      aggregator: 'sum',
       collect() {
         this.set(pool.queueSize);
       },
     });
     new Gauge({
       name: 'xent_pool_utilization',
-      help: 'Share of the pool capacity in use since start (piscina utilization)',
+      help: 'Share of the pool capacity in use since start (piscina utilization; with several HTTP processes, their mean)',
       registers: [this.registry],
+      aggregator: 'average',
       collect() {
         this.set(pool.utilization);
       },
@@ -63,6 +79,7 @@ export class Metrics implements ScoringObserver {
       name: 'xent_pool_threads',
       help: 'Worker threads alive',
       registers: [this.registry],
+      aggregator: 'sum',
       collect() {
         this.set(pool.threads);
       },
@@ -86,8 +103,11 @@ export class Metrics implements ScoringObserver {
     this.#workerFailures.inc();
   }
 
-  /** Counts every response and its duration; routes are labelled by their pattern, unknown URLs as one label. */
-  register(app: FastifyInstance): void {
+  /**
+   * Counts every response and its duration (routes labelled by their pattern, unknown URLs as one label) and serves
+   * GET /metrics: `text()`, by default this registry's.
+   */
+  register(app: FastifyInstance, text: () => Promise<string> = () => this.registry.metrics()): void {
     // The labelled children are cached: prom-client would otherwise hash the label set twice per request.
     const children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
     app.addHook('onResponse', (request, reply, done) => {
@@ -108,8 +128,7 @@ export class Metrics implements ScoringObserver {
       '/metrics',
       { schema: { summary: 'Prometheus metrics', tags: ['health'], response: { 200: { description: 'Prometheus text format', type: 'string' } } } },
       async (_request, reply) => {
-        const text = await this.registry.metrics();
-        return reply.type(this.registry.contentType).serializer((x: unknown) => x as string).send(text);
+        return reply.type(this.registry.contentType).serializer((x: unknown) => x as string).send(await text());
       },
     );
   }

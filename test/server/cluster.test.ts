@@ -69,8 +69,11 @@ function send(url: string, path: string, options: { method?: string; body?: stri
   return sendTracked(url, path, options).answer;
 }
 
-/** As send(), and the connection's local port as soon as it is connected. */
-function sendTracked(url: string, path: string, options: { method?: string; body?: string; pids?: number[] } = {}) {
+/**
+ * As send(), and the connection's local port as soon as it is connected. With `gate`, the body's first half is sent
+ * at once and the rest once the gate opens.
+ */
+function sendTracked(url: string, path: string, options: { method?: string; body?: string; pids?: number[]; gate?: Promise<void> } = {}) {
   const { port } = new URL(url);
   let connected: (port: number) => void = () => {};
   const localPort = new Promise<number>((resolve) => (connected = resolve));
@@ -94,7 +97,13 @@ function sendTracked(url: string, path: string, options: { method?: string; body
       agent.destroy();
       reject(err);
     });
-    req.end(options.body);
+    const { body, gate } = options;
+    if (gate === undefined || body === undefined) req.end(body);
+    else {
+      req.setHeader('content-length', Buffer.byteLength(body));
+      req.write(body.slice(0, body.length >> 1));
+      void gate.then(() => req.end(body.slice(body.length >> 1)));
+    }
   });
   return { answer, localPort };
 }
@@ -160,17 +169,23 @@ describe.runIf(process.platform === 'linux')('HTTP_PROCESSES=2 on a real process
     expect(metric(metrics, 'xent_samples_scored_total')).toBe(6);
   });
 
-  it('SIGTERM to the primary while both processes score large requests - every accepted request answered, both drain, exit 0', async () => {
+  it('SIGTERM to the primary while both processes receive large requests - every accepted request answered, both drain, exit 0', async () => {
     const { primary, url, http } = await start({ INLINE_MAX_BYTES: '65536', SHUTDOWN_DRAIN_MS: '300' });
     const body = largeBody();
     const expected = await send(url, '/cost', { method: 'POST', body });
     expect(expected.status).toBe(200);
 
-    const inFlight = Array.from({ length: 12 }, () => sendTracked(url, '/cost', { method: 'POST', body }));
-    await new Promise((r) => setTimeout(r, 150)); // accepted by now
+    // Twelve uploads, half sent and held until after the signal: accepted, not yet complete.
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const inFlight = Array.from({ length: 12 }, () => sendTracked(url, '/cost', { method: 'POST', body, gate }));
     const ports = await Promise.all(inFlight.map((r) => r.localPort));
-    const servedBy = ports.map((p) => pidServing(Number(new URL(url).port), p, http));
+    // Each connection is in an HTTP process's hands once the primary has passed it on.
+    let servedBy: (number | null)[] = [];
+    await until(() => (servedBy = ports.map((p) => pidServing(Number(new URL(url).port), p, http))).every((pid) => pid !== null), 'every connection is accepted');
     kill(primary, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    open();
     const results = await Promise.all(inFlight.map((r) => r.answer));
     const { code } = await running!.exit;
 

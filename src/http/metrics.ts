@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { BodyJob } from '../codec/body.js';
 import type { ScoringObserver, ScoringPath } from '../pool/dispatch.js';
 import type { ScorePool } from '../pool/scorePool.js';
+import type { SharedBodies } from '../pool/sharedBodies.js';
 
 type Protocol = BodyJob['protocol'];
 
@@ -46,7 +47,7 @@ export class Metrics implements ScoringObserver {
     registers: [this.registry],
   });
 
-  constructor(pool: ScorePool) {
+  constructor(pool: ScorePool, sharedBodies?: SharedBodies) {
     collectDefaultMetrics({ register: this.registry, prefix: 'xent_' });
     new Gauge({
       name: 'xent_http_processes',
@@ -75,6 +76,26 @@ export class Metrics implements ScoringObserver {
         this.set(pool.utilization);
       },
     });
+    if (sharedBodies !== undefined) {
+      new Gauge({
+        name: 'xent_body_buffers_bytes',
+        help: 'Bytes of the shared buffers that large bodies are read into for the workers, in use or free',
+        registers: [this.registry],
+        aggregator: 'sum',
+        collect() {
+          this.set(sharedBodies.bytes);
+        },
+      });
+      new Gauge({
+        name: 'xent_body_buffers_leased',
+        help: 'Large bodies on a shared buffer now (being read or scored)',
+        registers: [this.registry],
+        aggregator: 'sum',
+        collect() {
+          this.set(sharedBodies.leases);
+        },
+      });
+    }
     new Gauge({
       name: 'xent_pool_threads',
       help: 'Worker threads alive',

@@ -5,7 +5,7 @@ import { ProblemError } from '../../codec/problems.js';
 import { cut, excerpt } from '../../codec/text.js';
 import { CONTENT_ENCODINGS, type ContentEncoding } from '../../pool/contentEncoding.js';
 import type { Dispatcher } from '../../pool/dispatch.js';
-import { readWholeBody } from '../bodyReader.js';
+import { readWholeBody, type SharedReading } from '../bodyReader.js';
 import { asProblem, logProblem } from '../errorHandler.js';
 import {
   inferenceErrorSchema,
@@ -28,6 +28,8 @@ export interface InferenceRoutesOptions {
   readiness: Readiness;
   /** The largest body, also after decompression. */
   bodyLimit: number;
+  /** Where the bodies that go to a worker are read. */
+  reading?: SharedReading;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -59,11 +61,11 @@ export async function inferenceRoutes(app: FastifyInstance, options: InferenceRo
 }
 
 async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): Promise<void> {
-  const { dispatcher, limits, readiness, bodyLimit } = options;
+  const { dispatcher, limits, readiness, bodyLimit, reading } = options;
   // Every body is read as bytes (within the app's body limit): the JSON header and any binary tensor data after it
   // are split by decodeInferenceRequest, which reads the tensors straight from this one buffer.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', readWholeBody(bodyLimit));
+  app.addContentTypeParser('*', readWholeBody(bodyLimit, reading));
   app.setErrorHandler(handleInferenceError);
   app.setNotFoundHandler(handleInferenceNotFound);
 

@@ -27,7 +27,7 @@ import autocannon from 'autocannon';
 import { makeLogits, oipBinaryBody, referenceCost, scoreJsonBody } from './payloads.mjs';
 import { httpRequest } from './lib/http.mjs';
 import { findPythonPeer } from './lib/python-peer.mjs';
-import { connectionsPerWorker, memoryOf, resetPeak, startServer } from './lib/servers.mjs';
+import { connectionsPerWorker, memoryOf, resetPeak, startServer, xentNodeArgs } from './lib/servers.mjs';
 import { median, percentile, sig } from './lib/stats.mjs';
 import { renderTable, writeReport } from './report.mjs';
 
@@ -73,6 +73,8 @@ const TARGETS = {
   xent: {
     // --server=<path>: another build of xent (say, the previous commit's) to compare against these figures.
     script: resolve(opts.server ?? join(root, 'dist/server.js')),
+    // As `npm start` and the Dockerfile run it.
+    nodeArgs: xentNodeArgs(root),
     readyPath: '/readyz',
     // Explicit so that a developer's shell (API keys, a rate limit) cannot change what is measured.
     env: { LOG_LEVEL: 'warn', API_KEYS: '', RATE_LIMIT: '0' },

@@ -9,6 +9,7 @@ import { INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_NAMES, type InputName,
 import {
   BYTES_PER_ELEMENT,
   PROTOCOL_DATATYPES,
+  beginTensors,
   decodeBinaryTensor,
   fitsIntegerDatatype,
   toFloatDatatype,
@@ -69,6 +70,7 @@ interface InputSpec {
  * JSON API does. Value-domain checks (finite logits, probabilities in range, labels) stay the kernel's.
  */
 export function decodeInferenceRequest(body: Uint8Array, headerLengthHeader: string | string[] | undefined, limits: InferenceLimits): DecodedInference {
+  beginTensors();
   const headerLength = readHeaderLength(headerLengthHeader, body.length);
   const header = parseHeader(body, headerLength, limits);
   const issues: Issue[] = [];

@@ -1,6 +1,6 @@
 import { errorCodes, type FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import type { BodyLease, SharedBodies } from '../pool/sharedBodies.js';
+import { copyIntoShared, type BodyLease, type SharedBodies } from '../pool/sharedBodies.js';
 
 type Done = (err: Error | null, body?: Buffer) => void;
 
@@ -36,7 +36,10 @@ export function readWholeBody(limit: number, shared?: SharedReading) {
     const known = !Number.isNaN(declared);
     let lease: BodyLease | null = null;
     if (shared !== undefined && known && declared > shared.minBytes && request.routeOptions.config?.scoring === true) {
-      lease = shared.bodies.acquire(declared);
+      // Binary tensors follow an inference request's JSON header: start the body so that they are 8-byte aligned,
+      // and a worker converts them with typed arrays straight from the shared buffer.
+      const header = Number(request.headers['inference-header-content-length']);
+      lease = shared.bodies.acquire(declared, Number.isSafeInteger(header) && header >= 0 ? (8 - (header % 8)) % 8 : 0);
     }
     let buffer: Uint8Array | null = lease?.bytes ?? null;
     /** The body when it came in one chunk of the declared length and no buffer was needed. */
@@ -64,7 +67,8 @@ export function readWholeBody(limit: number, shared?: SharedReading) {
         grown.set(buffer.subarray(0, received));
         buffer = grown;
       }
-      buffer.set(bytes, received);
+      if (lease !== null) copyIntoShared(buffer, received, bytes);
+      else buffer.set(bytes, received);
       received += bytes.length;
     };
     const onEnd = (err?: Error & { statusCode?: number }): void => {

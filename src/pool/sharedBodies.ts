@@ -38,6 +38,25 @@ function classOf(length: number): number {
   return Math.max(SMALLEST, 2 ** Math.ceil(Math.log2(Math.max(1, length))));
 }
 
+/** A plain (not shared) buffer through which bytes are copied into shared ones: see copyIntoShared. */
+const STAGING_BYTES = 64 * 1024;
+const staging = new Uint8Array(STAGING_BYTES + 8);
+
+/**
+ * Copies `source` into the shared buffer under `target`, at `at`. V8 copies into shared memory with relaxed atomic
+ * stores, a word at a time when source and target addresses are aligned alike modulo 8 and a byte at a time when
+ * not, which is most of the time for socket chunks of any length: 0.6-0.9 ms for a 1.6 MB body against 0.1 ms. So
+ * each piece first goes through a plain buffer, at the target's alignment (a memcpy), then across aligned.
+ */
+export function copyIntoShared(target: Uint8Array, at: number, source: Uint8Array): void {
+  const misalignment = (target.byteOffset + at) & 7;
+  for (let done = 0; done < source.length; done += STAGING_BYTES) {
+    const n = Math.min(STAGING_BYTES, source.length - done);
+    staging.set(n === source.length ? source : source.subarray(done, done + n), misalignment);
+    target.set(staging.subarray(misalignment, misalignment + n), at + done);
+  }
+}
+
 export class SharedBodies {
   readonly #options: SharedBodiesOptions;
   /** Free buffers by size, each with when it was last given back. */
@@ -64,9 +83,12 @@ export class SharedBodies {
     return this.#leases;
   }
 
-  /** A lease of `length` bytes on a shared buffer, or null if none is free and no more may be made. */
-  acquire(length: number): BodyLease | null {
-    const size = classOf(length);
+  /**
+   * A lease of `length` bytes on a shared buffer, starting `offset` bytes into it (0-7: so that data at a known place
+   * in the body is aligned for typed arrays), or null if none is free and no more may be made.
+   */
+  acquire(length: number, offset = 0): BodyLease | null {
+    const size = classOf(offset + length);
     let buffer = this.#free.get(size)?.pop()?.buffer;
     if (buffer === undefined) {
       if (this.#bytes + size > this.#options.maxBytes) return null;
@@ -85,7 +107,7 @@ export class SharedBodies {
       free.push({ buffer, since: Date.now() });
       this.#free.set(size, free);
     };
-    const bytes = Buffer.from(buffer, 0, length);
+    const bytes = Buffer.from(buffer, offset, length);
     this.#unreleased.register(bytes, release, buffer);
     this.#leased.set(buffer, release);
     return { bytes, release };

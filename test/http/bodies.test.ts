@@ -68,7 +68,7 @@ describe('large bodies on shared buffers', () => {
     expect(await metric('xent_elements_scored_total')).toBe(10 * 10_000);
   });
 
-  it('an inference request with binary FP32 logits after a JSON header of odd length - as scored inline', async () => {
+  it('an inference request with binary FP32 logits after a JSON header of odd length - as scored inline (the body placed so they are aligned)', async () => {
     const n = 4;
     const c = 5000;
     const header = Buffer.from(

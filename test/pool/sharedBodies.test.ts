@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SharedBodies } from '../../src/pool/sharedBodies.js';
+import { copyIntoShared, SharedBodies } from '../../src/pool/sharedBodies.js';
 
 const MiB = 1024 * 1024;
 let pool: SharedBodies | undefined;
@@ -21,6 +21,14 @@ describe('SharedBodies - shared buffers leased for bodies bound for a worker', (
     expect(large.bytes.buffer.byteLength).toBe(4 * MiB);
     expect(pool.bytes).toBe(256 * 1024 + 4 * MiB);
     expect(pool.leases).toBe(2);
+  });
+
+  it('acquire with an offset - the view starts that far into the buffer, whose size covers both', () => {
+    pool = new SharedBodies({ maxBytes: 64 * MiB, idleMs: 30_000 });
+    const lease = pool.acquire(4 * MiB - 2, 6)!;
+    expect(lease.bytes.byteOffset).toBe(6);
+    expect(lease.bytes.length).toBe(4 * MiB - 2);
+    expect(lease.bytes.buffer.byteLength).toBe(8 * MiB);
   });
 
   it('release - the buffer is leased again for the next body of its size, and releasing twice changes nothing', () => {
@@ -67,5 +75,23 @@ describe('SharedBodies - shared buffers leased for bodies bound for a worker', (
     kept.release();
     vi.advanceTimersByTime(16_000);
     expect(pool.bytes).toBe(0);
+  });
+});
+
+describe('copyIntoShared - bytes into a shared buffer through an aligned staging copy', () => {
+  it('pieces of every length at every alignment, longer than the 64 KiB staging buffer too - the bytes, in place, nothing else touched', () => {
+    const target = new Uint8Array(new SharedArrayBuffer(400_000), 3, 399_990);
+    const expected = new Uint8Array(399_990);
+    let at = 0;
+    for (const length of [1, 7, 8, 9, 65_535, 65_536, 65_537, 150_001, 1000]) {
+      const source = Uint8Array.from({ length }, (_, i) => (i * 31 + length) & 0xff);
+      copyIntoShared(target, at, source);
+      expected.set(source, at);
+      at += length;
+    }
+    expect(at).toBeLessThan(target.length);
+    expect(Buffer.from(target.buffer, 3, at).equals(Buffer.from(expected.subarray(0, at)))).toBe(true);
+    expect(new Uint8Array(target.buffer, 3 + at, 10).every((b) => b === 0)).toBe(true);
+    expect(new Uint8Array(target.buffer, 0, 3).every((b) => b === 0)).toBe(true);
   });
 });

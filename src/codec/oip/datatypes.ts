@@ -199,6 +199,7 @@ export function decodeBinaryTensor(bytes: Uint8Array, offset: number, count: num
     new Uint8Array(out.buffer, out.byteOffset, byteLength).set(bytes.subarray(offset, offset + byteLength));
     return out;
   }
+  // Aligned (always, from a shared body buffer: http/bodyReader places it so): typed arrays read the bytes directly.
   if (start % width === 0 && (datatype === 'FP32' || datatype === 'INT32')) {
     out.set(datatype === 'FP32' ? new Float32Array(bytes.buffer, start, count) : new Int32Array(bytes.buffer, start, count));
     return out;

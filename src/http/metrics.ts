@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BodyJob } from '../codec/body.js';
 import type { ScoringObserver, ScoringPath } from '../pool/dispatch.js';
 import type { ScorePool } from '../pool/scorePool.js';
 import type { SharedBodies } from '../pool/sharedBodies.js';
+import { LabelledCounter, LabelledHistogram } from './metricTypes.js';
 
 type Protocol = BodyJob['protocol'];
 
@@ -15,32 +16,33 @@ type Protocol = BodyJob['protocol'];
  */
 export class Metrics implements ScoringObserver {
   readonly registry = new Registry();
-  readonly #requests = new Counter({
+  // The per-request metrics are recorded without prom-client's per-call label hashing (metricTypes.ts).
+  readonly #requests = new LabelledCounter({
     name: 'xent_http_requests_total',
     help: 'HTTP requests answered, by route, method and status code',
     labelNames: ['route', 'method', 'status'] as const,
     registers: [this.registry],
   });
-  readonly #duration = new Histogram({
+  readonly #duration = new LabelledHistogram({
     name: 'xent_http_request_duration_seconds',
     help: 'Time from request to response, by route, method and status code',
     labelNames: ['route', 'method', 'status'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly #scoring = new Histogram({
+  readonly #scoring = new LabelledHistogram({
     name: 'xent_scoring_seconds',
     help: 'Time to score one accepted request body (decode, validate, compute, encode; in a worker, queueing too), by where it ran and the protocol',
     labelNames: ['path', 'protocol'] as const,
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [this.registry],
   });
-  readonly #samples = new Counter({ name: 'xent_samples_scored_total', help: 'Samples scored', registers: [this.registry] });
-  readonly #elements = new Counter({
+  readonly #samples = new LabelledCounter({ name: 'xent_samples_scored_total', help: 'Samples scored', registers: [this.registry] }).labels();
+  readonly #elements = new LabelledCounter({
     name: 'xent_elements_scored_total',
     help: 'Input numbers (samples × classes) scored',
     registers: [this.registry],
-  });
+  }).labels();
   readonly #workerFailures = new Counter({
     name: 'xent_worker_failures_total',
     help: 'Tasks lost because a worker thread failed (the pool replaces the worker)',
@@ -107,8 +109,7 @@ export class Metrics implements ScoringObserver {
     });
   }
 
-  // One labelled child per path and protocol, made once: observe({ path, protocol }) would hash the label set on
-  // every request.
+  // One labelled child per path and protocol, made once.
   readonly #scoringBy = {
     inline: { score: this.#scoring.labels('inline', 'score'), inference: this.#scoring.labels('inline', 'inference') },
     worker: { score: this.#scoring.labels('worker', 'score'), inference: this.#scoring.labels('worker', 'inference') },
@@ -129,7 +130,7 @@ export class Metrics implements ScoringObserver {
    * GET /metrics: `text()`, by default this registry's.
    */
   register(app: FastifyInstance, text: () => Promise<string> = () => this.registry.metrics()): void {
-    // The labelled children are cached: prom-client would otherwise hash the label set twice per request.
+    // The labelled children are kept by one string key.
     const children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
     app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
@@ -137,8 +138,7 @@ export class Metrics implements ScoringObserver {
       const key = `${route} ${request.method} ${status}`;
       let child = children.get(key);
       if (child === undefined) {
-        const labels = { route, method: request.method, status };
-        child = { requests: this.#requests.labels(labels), duration: this.#duration.labels(labels) };
+        child = { requests: this.#requests.labels(route, request.method, status), duration: this.#duration.labels(route, request.method, status) };
         children.set(key, child);
       }
       child.requests.inc();

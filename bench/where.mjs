@@ -3,7 +3,8 @@
 // paced /healthz probe. The figures of bench/README.md "Where the time goes" come from it.
 //
 //   npm run build && node bench/where.mjs [--body=small|json|fp32|fp64] [--seconds=8] [--rounds=3]
-//                                         [--connections=<n>] [--server=<path>] [--node-args="<options>"] [KEY=value...]
+//                                         [--connections=<n>] [--server=<path>] [--node-args="<options>"]
+//                                         [--ready=/readyz] [KEY=value...]
 //
 // xent runs as `npm start` runs it (its node options) unless --node-args replaces them; KEY=value sets its environment
 // (e.g. HTTP_PROCESSES=2, WORKERS=1). Linux only (/proc). Figures are per 2xx response; on a shared machine compare
@@ -34,6 +35,7 @@ const { values: opts, positionals } = parseArgs({
     connections: { type: 'string' },
     server: { type: 'string', default: join(root, 'dist/server.js') },
     'node-args': { type: 'string' },
+    ready: { type: 'string', default: '/readyz' },
   },
 });
 
@@ -113,7 +115,7 @@ child.stdout.on('data', (c) => (log = (log + c.toString('latin1')).slice(-4_000_
 process.on('exit', () => child.kill('SIGKILL'));
 for (let i = 0; ; i++) {
   try {
-    if ((await httpRequest({ port, path: '/readyz', timeoutMs: 1000, agent: false })).status === 200) break;
+    if ((await httpRequest({ port, path: opts.ready, timeoutMs: 1000, agent: false })).status === 200) break;
   } catch {
     // not yet
   }

@@ -41,5 +41,8 @@ EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "const h=process.env.HOST;const host=!h||h==='0.0.0.0'||h==='::'?'127.0.0.1':h.includes(':')?'['+h+']':h;fetch('http://'+host+':'+(process.env.PORT||3000)+'/healthz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
-# node is PID 1 and handles SIGTERM itself (graceful shutdown), so `docker stop` is fast.
-CMD ["node", "dist/server.js"]
+# node is PID 1 and handles SIGTERM itself (graceful shutdown), so `docker stop` is fast. One HTTP process by default;
+# HTTP_PROCESSES=N makes it the primary of N (node:cluster), which drains them all on SIGTERM (README "Several HTTP
+# processes": scale by replicas where you can). --initial-old-space-size=64 as in `npm start` (README "Performance"):
+# without it V8 marks the event loop's heap over and over while large bodies stream in.
+CMD ["node", "--initial-old-space-size=64", "dist/server.js"]

@@ -2,8 +2,8 @@
 // scenario, each on its own linear scale), /healthz p99 under load on a log scale against the 10 ms target, and the
 // RSS of the leak check over time. No chart library: plain SVG elements with fixed fonts, readable as a PNG too.
 
-const COLORS = { xent: '#1f6fb4', constant: '#9a9a9a', naive: '#e8751a', python: '#3a8f3f' };
-const ORDER = ['xent', 'constant', 'naive', 'python'];
+const COLORS = { xent: '#1f6fb4', 'xent-2p': '#6aa8dc', constant: '#9a9a9a', naive: '#e8751a', python: '#3a8f3f' };
+const ORDER = ['xent', 'xent-2p', 'constant', 'naive', 'python'];
 const FONT = "font-family='DejaVu Sans, Helvetica, Arial, sans-serif'";
 const WIDTH = 1200;
 
@@ -71,6 +71,7 @@ function header(results) {
     out.push(rect(x, y, 14, 14, COLORS[t]));
     const label = {
       xent: 'xent (dist/server.js)',
+      'xent-2p': 'xent-2p (HTTP_PROCESSES=2)',
       constant: 'constant route (floor: parse + constant answer)',
       naive: 'naive (JSON.parse + inline loop)',
       python: results.pythonPeer?.skipped ? 'python peer: skipped' : 'python (FastAPI + numpy, 2 uvicorn workers)',
@@ -91,7 +92,7 @@ function targetsList(results, y0) {
     out.push(rect(28, y + 3, 46, rowH - 9, color, "rx='3'"));
     out.push(text(51, y + 15, t.pass ? 'PASS' : 'FAIL', { size: 11, weight: 'bold', fill: '#fff', anchor: 'middle' }));
     out.push(text(84, y + 15, t.what, { size: 12 }));
-    out.push(text(640, y + 15, `${formatNumber(t.measured)}${t.id === 'large-healthz' ? ' ms' : '×'}`, { size: 13, weight: 'bold', fill: color, anchor: 'end' }));
+    out.push(text(640, y + 15, `${formatNumber(t.measured)}${t.id.startsWith('large-healthz') ? ' ms' : '×'}`, { size: 13, weight: 'bold', fill: color, anchor: 'end' }));
     out.push(text(650, y + 15, `target ${t.threshold}`, { size: 12, fill: '#444' }));
     out.push(text(770, y + 15, t.detail, { size: 12, fill: '#555' }));
   });
@@ -125,10 +126,13 @@ function throughputPanels(results, y0) {
       const bad = r.failures > 0 || s.verification[t] !== 'ok';
       out.push(text(barX + w + 6, by + 13, `${formatNumber(r.reqPerSec)}/s${bad ? ' ⚠' : ''}`, { size: 12, weight: t === 'xent' ? 'bold' : 'normal', fill: bad ? '#c62828' : '#222' }));
     });
+    const ratiosOf = (xt) =>
+      ['constant', 'naive', 'python'].filter((t) => s.results[t]?.reqPerSec > 0).map((t) => `${formatNumber(s.results[xt].reqPerSec / s.results[t].reqPerSec)}× ${t}`);
     const x0 = s.results.xent;
     if (x0) {
-      const ratios = ['constant', 'naive', 'python'].filter((t) => s.results[t]?.reqPerSec > 0).map((t) => `${formatNumber(x0.reqPerSec / s.results[t].reqPerSec)}× ${t}`);
-      out.push(text(x + 10, y + panelH - 24, `xent p99 ${formatNumber(x0.p99Ms)} ms`, { size: 11, fill: '#444' }));
+      const ratios = ratiosOf('xent');
+      const two = s.results['xent-2p'] ? ratiosOf('xent-2p') : [];
+      out.push(text(x + 10, y + panelH - 24, two.length > 0 ? `xent-2p's = ${two.join(', ')}` : `xent p99 ${formatNumber(x0.p99Ms)} ms`, { size: 11, fill: '#444' }));
       if (ratios.length > 0) out.push(text(x + 10, y + panelH - 10, `xent's req/s = ${ratios.join(', ')}`, { size: 11, fill: '#444' }));
     }
   });

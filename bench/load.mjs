@@ -41,7 +41,7 @@ import { ERRORS } from '../dist/codec/problems.js';
 import { loadConfig } from '../dist/config.js';
 import { makeLogits, referenceCost, scoreJsonBody } from './payloads.mjs';
 import { httpRequest } from './lib/http.mjs';
-import { freePort, memoryOf } from './lib/servers.mjs';
+import { freePort, memoryOf, xentNodeArgs } from './lib/servers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -136,7 +136,7 @@ function check(r, status, text) {
 /** Starts `node dist/server.js` on a free loopback port with the given environment; keeps its whole output. */
 async function startServer(env) {
   const port = await freePort();
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn(process.execPath, [...xentNodeArgs(root), SERVER], {
     env: { ...process.env, LOG_LEVEL: 'warn', API_KEYS: '', RATE_LIMIT: '0', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

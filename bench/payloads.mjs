@@ -50,25 +50,32 @@ export function scoreJsonBody({ n, c, logits, labels }) {
 
 /**
  * An Open Inference Protocol v2 request with Triton's binary tensor data extension: the JSON header, then the
- * logits as little-endian FP64 and the labels as INT64, asking for the cost only. Returns the body and its headers.
+ * logits as little-endian `datatype` (FP64, or FP32: the logits have 6 significant digits, which float32 keeps to
+ * ~1e-7 relative) and the labels as INT64, asking for the cost only. Returns the body, its headers and, for FP32, the
+ * logits as the server reads them (rounded to float32), for the reference cost.
  */
-export function oipBinaryBody({ n, c, logits, labels }) {
+export function oipBinaryBody({ n, c, logits, labels }, datatype = 'FP64') {
+  const width = datatype === 'FP32' ? 4 : 8;
   const header = Buffer.from(
     JSON.stringify({
       inputs: [
-        { name: 'logits', shape: [n, c], datatype: 'FP64', parameters: { binary_data_size: n * c * 8 } },
+        { name: 'logits', shape: [n, c], datatype, parameters: { binary_data_size: n * c * width } },
         { name: 'labels', shape: [n], datatype: 'INT64', parameters: { binary_data_size: n * 8 } },
       ],
       outputs: [{ name: 'cost' }],
     }),
     'utf8',
   );
-  const tensors = Buffer.alloc(n * c * 8 + n * 8);
-  for (let i = 0; i < n * c; i++) tensors.writeDoubleLE(logits[i], i * 8);
-  for (let i = 0; i < n; i++) tensors.writeBigInt64LE(BigInt(labels[i]), n * c * 8 + i * 8);
+  const tensors = Buffer.alloc(n * c * width + n * 8);
+  for (let i = 0; i < n * c; i++) {
+    if (width === 4) tensors.writeFloatLE(logits[i], i * 4);
+    else tensors.writeDoubleLE(logits[i], i * 8);
+  }
+  for (let i = 0; i < n; i++) tensors.writeBigInt64LE(BigInt(labels[i]), n * c * width + i * 8);
   return {
     body: Buffer.concat([header, tensors]),
     headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+    sent: { n, c, labels, logits: width === 4 ? Float64Array.from(Float32Array.from(logits)) : logits },
   };
 }
 

@@ -14,7 +14,8 @@ import { describePeer, formatBytes, formatNumber, renderChart } from './chart.mj
 const here = dirname(fileURLToPath(import.meta.url));
 const START = '<!-- results:start -->';
 const END = '<!-- results:end -->';
-const ORDER = ['xent', 'constant', 'naive', 'python'];
+const ORDER = ['xent', 'xent-2p', 'constant', 'naive', 'python'];
+const isXent = (t) => t === 'xent' || t === 'xent-2p';
 
 const f = formatNumber;
 
@@ -47,23 +48,29 @@ export function renderTable(results) {
   lines.push('| target | measured | threshold | result | detail |');
   lines.push('| --- | ---: | --- | --- | --- |');
   for (const t of results.targets) {
-    lines.push(`| ${t.what} | ${f(t.measured)}${t.id === 'large-healthz' ? ' ms' : '×'} | ${t.threshold} | ${t.pass ? '✅ pass' : '❌ fail'} | ${t.detail} |`);
+    lines.push(`| ${t.what} | ${f(t.measured)}${t.id.startsWith('large-healthz') ? ' ms' : '×'} | ${t.threshold} | ${t.pass ? '✅ pass' : '❌ fail'} | ${t.detail} |`);
   }
   lines.push('');
-  lines.push('| scenario | body | conn. | server | req/s | xent ÷ this | p50 ms | p99 ms | numbers/s | peak RSS MiB | /healthz p99 ms | checks |');
+  lines.push('| scenario | body | conn. | server | req/s | xent ÷ this (xent-2p ÷ this) | p50 ms | p99 ms | numbers/s | peak RSS MiB | /healthz p99 ms | checks |');
   lines.push('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-  for (const s of results.scenarios) {
+  const row = (s, label, results, bytes, connections) => {
     for (const t of ORDER) {
-      const r = s.results[t];
+      const r = results[t];
       if (!r) continue;
-      const checks = s.verification[t] !== 'ok' ? `wrong: ${s.verification[t]}` : r.failures > 0 ? `${r.failures} failed: ${r.firstFailure ?? 'non-2xx/errors'}` : 'ok';
+      const verified = s.verification[t] ?? 'ok';
+      const checks = verified !== 'ok' ? `wrong: ${verified}` : r.failures > 0 ? `${r.failures} failed: ${r.firstFailure ?? 'non-2xx/errors'}` : 'ok';
       const under = r.smallUnderLoad ? ` (32×10 /cost probe p99 ${f(r.smallUnderLoad.p99Ms)})` : '';
-      const ratio = t !== 'xent' && s.results.xent && r.reqPerSec > 0 ? `${f(s.results.xent.reqPerSec / r.reqPerSec)}×` : '';
+      const ratioOf = (x) => (results[x] && r.reqPerSec > 0 ? `${f(results[x].reqPerSec / r.reqPerSec)}×` : '');
+      const ratio = isXent(t) ? '' : `${ratioOf('xent')}${results['xent-2p'] ? ` (${ratioOf('xent-2p')})` : ''}`;
       lines.push(
-        `| ${s.label} | ${formatBytes(s.bytesPerRequest)} | ${s.connections} | ${t === 'xent' ? '**xent**' : t} | ${f(r.reqPerSec)} | ${ratio} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ` +
+        `| ${label} | ${formatBytes(bytes)} | ${connections} | ${isXent(t) ? `**${t}**` : t} | ${f(r.reqPerSec)} | ${ratio} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ` +
           `${(r.numbersPerSec / 1e6).toFixed(r.numbersPerSec >= 1e7 ? 0 : 2)} M | ${f(r.peakRssMiB)} | ${f(r.healthz?.p99Ms)}${under} | ${checks} |`,
       );
     }
+  };
+  for (const s of results.scenarios) {
+    row(s, s.label, s.results, s.bytesPerRequest, s.connections);
+    if (s.versus) row(s, `↳ ${s.versus.label}, in alternate rounds of the above`, s.versus.results, s.versus.bytesPerRequest, s.versus.connections);
   }
   const splits = results.scenarios.filter((s) => s.results.python?.connectionsPerWorker);
   if (splits.length > 0) {

@@ -7,7 +7,8 @@
 //   npm run bench:quick    smoke run (< 1 min with the build): short runs, baselines only where a target needs them,
 //                          6 s leak check; writes bench/results/tmp/quick.{json,svg} and leaves the README alone
 //
-// Options (after `--`): --only=<id,id> run some scenarios; --no-leak; --no-kernel; --duration=<s> per measured run;
+// Options (after `--`): --only=<id,id> run some scenarios; --no-leak; --no-kernel; --no-cluster leaves out xent with
+// HTTP_PROCESSES=2 (xent-2p, run in the target scenarios); --duration=<s> per measured run;
 // --server=<path> measure another build of xent (results then go to results/tmp/, like --only); --no-python leaves
 // the Python peer out; --no-install does not apt-get its packages when they are missing (it is then skipped);
 // --python-shared-socket runs it as plain `uvicorn --workers 2` (see bench/peers/python/serve.py for why not by default).
@@ -27,7 +28,7 @@ import autocannon from 'autocannon';
 import { makeLogits, oipBinaryBody, referenceCost, scoreJsonBody } from './payloads.mjs';
 import { httpRequest } from './lib/http.mjs';
 import { findPythonPeer } from './lib/python-peer.mjs';
-import { connectionsPerWorker, memoryOf, resetPeak, startServer } from './lib/servers.mjs';
+import { connectionsPerWorker, memoryOf, resetPeak, startServer, xentNodeArgs } from './lib/servers.mjs';
 import { median, percentile, sig } from './lib/stats.mjs';
 import { renderTable, writeReport } from './report.mjs';
 
@@ -45,6 +46,7 @@ const { values: opts } = parseArgs({
     'no-python': { type: 'boolean', default: false },
     'no-install': { type: 'boolean', default: false },
     'python-shared-socket': { type: 'boolean', default: false },
+    'no-cluster': { type: 'boolean', default: false },
   },
 });
 const quick = opts.quick;
@@ -73,10 +75,21 @@ const TARGETS = {
   xent: {
     // --server=<path>: another build of xent (say, the previous commit's) to compare against these figures.
     script: resolve(opts.server ?? join(root, 'dist/server.js')),
+    // As `npm start` and the Dockerfile run it.
+    nodeArgs: xentNodeArgs(root),
     readyPath: '/readyz',
     // Explicit so that a developer's shell (API keys, a rate limit) cannot change what is measured.
     env: { LOG_LEVEL: 'warn', API_KEYS: '', RATE_LIMIT: '0' },
     describe: 'xent: node dist/server.js (defaults: small JSON parsed and scored on the event loop, large bodies as raw bytes to a pool worker)',
+  },
+  // The same build with two HTTP processes (node:cluster) on the port, one scoring thread each (WORKERS = 2 split):
+  // what a user who must spread small requests over the cores of one machine runs (README "Several HTTP processes").
+  'xent-2p': {
+    script: resolve(opts.server ?? join(root, 'dist/server.js')),
+    nodeArgs: xentNodeArgs(root),
+    readyPath: '/readyz',
+    env: { LOG_LEVEL: 'warn', API_KEYS: '', RATE_LIMIT: '0', HTTP_PROCESSES: '2' },
+    describe: 'xent-2p: the same build with HTTP_PROCESSES=2 (two HTTP processes on the port, each with one scoring thread)',
   },
   constant: {
     script: join(here, 'baselines/constant.mjs'),
@@ -109,21 +122,38 @@ const TARGETS = {
   },
 };
 
-const ALL = ['xent', 'constant', 'naive', 'python'];
-// `quick: true`: part of the quick run (the /loss twins and the duplicate sizes are left to the full run).
+const ALL = ['xent', 'xent-2p', 'constant', 'naive', 'python'];
+/** Whether `target` is xent itself, in either configuration. */
+const isXent = (target) => target === 'xent' || target === 'xent-2p';
+// `quick: true`: part of the quick run (the /loss twins and the duplicate sizes are left to the full run). xent-2p
+// runs where a target needs it (`cluster: true`).
 const SCENARIOS = [
-  { id: '32x10-cost', label: '32×10 /cost', size: 'small', path: '/cost', target: 'floor', quick: true },
+  { id: '32x10-cost', label: '32×10 /cost', size: 'small', path: '/cost', target: 'floor', quick: true, cluster: true },
   { id: '32x10-loss', label: '32×10 /loss', size: 'small', path: '/loss' },
   { id: '32x1000-cost', label: '32×1000 /cost', size: 'medium', path: '/cost' },
   { id: '32x1000-loss', label: '32×1000 /loss', size: 'medium', path: '/loss' },
-  { id: '8x50257-cost', label: '8×50257 /cost', size: 'large', path: '/cost', target: 'naive', quick: true },
+  { id: '8x50257-cost', label: '8×50257 /cost', size: 'large', path: '/cost', target: 'naive', quick: true, cluster: true },
   { id: '8x50257-loss', label: '8×50257 /loss', size: 'large', path: '/loss' },
   { id: '64x32000-cost', label: '64×32000 /cost', size: 'huge', path: '/cost' },
   { id: '64x32000-loss', label: '64×32000 /loss', size: 'huge', path: '/loss' },
   { id: 'mixed-cost', label: 'mixed 32×10 + 8×50257 /cost', size: 'mixed', path: '/cost', quick: true },
-  { id: 'oip-8x50257', label: '8×50257 OIP binary FP64', size: 'large', path: '/v2/models/cross_entropy/infer', oip: true, quick: true },
+  { id: 'oip-8x50257', label: '8×50257 OIP binary FP64', size: 'large', path: '/v2/models/cross_entropy/infer', oip: 'FP64' },
+  {
+    id: 'oip-8x50257-fp32',
+    label: '8×50257 OIP binary FP32',
+    size: 'large',
+    path: '/v2/models/cross_entropy/infer',
+    oip: 'FP32',
+    target: 'binary',
+    quick: true,
+    cluster: true,
+    // Its target is a ratio to the JSON body of the same batch: measured on the same servers in alternate rounds of
+    // this scenario, so that both see the machine as it is at the time (not 6 minutes earlier).
+    versus: '8x50257-cost',
+  },
 ].map((s) => {
-  const targets = s.oip ? ['xent'] : !quick ? ALL : s.target === 'floor' ? ['xent', 'constant', 'python'] : s.target === 'naive' ? ['xent', 'naive', 'python'] : ['xent'];
+  const servers = s.oip ? ['xent'] : !quick ? ALL.filter((t) => t !== 'xent-2p') : s.target === 'floor' ? ['xent', 'constant', 'python'] : s.target === 'naive' ? ['xent', 'naive', 'python'] : ['xent'];
+  const targets = s.cluster && !opts['no-cluster'] ? [servers[0], 'xent-2p', ...servers.slice(1)] : servers;
   return { ...s, targets, rounds: s.target ? PLAN.rounds : PLAN.otherRounds, duration: s.target ? PLAN.duration : PLAN.otherDuration };
 });
 
@@ -170,8 +200,9 @@ function buildRequests(scenario) {
   }
   const p = payload(scenario.size);
   if (scenario.oip) {
-    const { body, headers } = oipBinaryBody(p);
-    return { parts: [{ method: 'POST', path: scenario.path, headers, body, expect: p, oip: true }], numbersPerRequest: p.n * p.c, bytesPerRequest: body.length };
+    const { body, headers, sent } = oipBinaryBody(p, scenario.oip);
+    const expect = scenario.oip === 'FP64' ? p : { ...sent, reference: referenceCost(sent) };
+    return { parts: [{ method: 'POST', path: scenario.path, headers, body, expect, oip: true }], numbersPerRequest: p.n * p.c, bytesPerRequest: body.length };
   }
   return {
     parts: [{ method: 'POST', path: scenario.path, headers: JSON_HEADERS, body: p.json, expect: p }],
@@ -551,32 +582,50 @@ function context() {
 function evaluateTargets(byId, leak) {
   const get = (id, target) => byId[id]?.results[target];
   const out = [];
-  const small = [get('32x10-cost', 'xent'), get('32x10-cost', 'constant')];
-  if (small[0] && small[1]) {
-    const r = small[0].reqPerSec / small[1].reqPerSec;
-    out.push({ id: 'small-throughput', what: '32×10 /cost req/s vs the constant route', measured: sig(r, 3), threshold: '≥ 0.85', pass: r >= 0.85, detail: `${fmt(small[0].reqPerSec)} vs ${fmt(small[1].reqPerSec)} req/s` });
-    const p = small[0].p99Ms / small[1].p99Ms;
-    out.push({ id: 'small-p99', what: '32×10 /cost p99 vs the constant route', measured: sig(p, 3), threshold: '≤ 2', pass: p <= 2, detail: `${fmt(small[0].p99Ms)} vs ${fmt(small[1].p99Ms)} ms` });
-  }
-  const large = [get('8x50257-cost', 'xent'), get('8x50257-cost', 'naive')];
-  if (large[0] && large[1]) {
-    const r = large[0].reqPerSec / large[1].reqPerSec;
-    out.push({ id: 'large-throughput', what: '8×50257 /cost req/s vs the naive variant', measured: sig(r, 3), threshold: '≥ 1.5', pass: r >= 1.5, detail: `${fmt(large[0].reqPerSec)} vs ${fmt(large[1].reqPerSec)} req/s` });
-  }
-  if (large[0]) {
-    const h = large[0].healthz.p99Ms;
-    const others = ['naive', 'python'].filter((t) => get('8x50257-cost', t)).map((t) => `; ${t}: ${fmt(get('8x50257-cost', t).healthz.p99Ms)} ms`);
-    out.push({ id: 'large-healthz', what: '/healthz p99 while 8×50257 /cost saturates xent (ms)', measured: h, threshold: '≤ 10 ms', pass: h <= 10, detail: `${large[0].healthz.samples} probes${others.join('')}` });
-  }
-  // "Performance, round two": ratios to the lean Python peer.
-  for (const [id, scenario, label, min] of [
-    ['small-vs-python', '32x10-cost', '32×10', 2],
-    ['large-vs-python', '8x50257-cost', '8×50257', 2.5],
-  ]) {
-    const [x, py] = [get(scenario, 'xent'), get(scenario, 'python')];
-    if (!x || !py) continue;
-    const r = x.reqPerSec / py.reqPerSec;
-    out.push({ id, what: `${label} /cost req/s vs the Python peer`, measured: sig(r, 3), threshold: `≥ ${min}`, pass: r >= min, detail: `${fmt(x.reqPerSec)} vs ${fmt(py.reqPerSec)} req/s` });
+  // Issue 3's targets, for xent as it is started by default; "Performance, round two"'s for both configurations.
+  for (const xt of ['xent', 'xent-2p']) {
+    const as = xt === 'xent' ? '' : ' (HTTP_PROCESSES=2)';
+    const id = (base) => (xt === 'xent' ? base : `${base}-2p`);
+    const small = [get('32x10-cost', xt), get('32x10-cost', 'constant')];
+    if (small[0] && small[1]) {
+      const r = small[0].reqPerSec / small[1].reqPerSec;
+      out.push({ id: id('small-throughput'), what: `32×10 /cost req/s vs the constant route${as}`, measured: sig(r, 3), threshold: '≥ 0.85', pass: r >= 0.85, detail: `${fmt(small[0].reqPerSec)} vs ${fmt(small[1].reqPerSec)} req/s` });
+      const p = small[0].p99Ms / small[1].p99Ms;
+      out.push({ id: id('small-p99'), what: `32×10 /cost p99 vs the constant route${as}`, measured: sig(p, 3), threshold: '≤ 2', pass: p <= 2, detail: `${fmt(small[0].p99Ms)} vs ${fmt(small[1].p99Ms)} ms` });
+    }
+    const large = [get('8x50257-cost', xt), get('8x50257-cost', 'naive')];
+    if (large[0] && large[1]) {
+      const r = large[0].reqPerSec / large[1].reqPerSec;
+      out.push({ id: id('large-throughput'), what: `8×50257 /cost req/s vs the naive variant${as}`, measured: sig(r, 3), threshold: '≥ 1.5', pass: r >= 1.5, detail: `${fmt(large[0].reqPerSec)} vs ${fmt(large[1].reqPerSec)} req/s` });
+    }
+    if (large[0]) {
+      const h = large[0].healthz.p99Ms;
+      const others = ['naive', 'python'].filter((t) => get('8x50257-cost', t)).map((t) => `; ${t}: ${fmt(get('8x50257-cost', t).healthz.p99Ms)} ms`);
+      out.push({ id: id('large-healthz'), what: `/healthz p99 while 8×50257 /cost saturates xent (ms)${as}`, measured: h, threshold: '≤ 10 ms', pass: h <= 10, detail: `${large[0].healthz.samples} probes${others.join('')}` });
+    }
+    // "Performance, round two": ratios to the lean Python peer, and binary against JSON.
+    for (const [base, scenario, label, min] of [
+      ['small-vs-python', '32x10-cost', '32×10', 2],
+      ['large-vs-python', '8x50257-cost', '8×50257', 2.5],
+    ]) {
+      const [x, py] = [get(scenario, xt), get(scenario, 'python')];
+      if (!x || !py) continue;
+      const r = x.reqPerSec / py.reqPerSec;
+      out.push({ id: id(base), what: `${label} /cost req/s vs the Python peer${as}`, measured: sig(r, 3), threshold: `≥ ${min}`, pass: r >= min, detail: `${fmt(x.reqPerSec)} vs ${fmt(py.reqPerSec)} req/s` });
+    }
+    const binary = get('oip-8x50257-fp32', xt);
+    const json = byId['oip-8x50257-fp32']?.versus?.results[xt];
+    if (binary && json) {
+      const r = binary.reqPerSec / json.reqPerSec;
+      out.push({
+        id: id('binary-vs-json'),
+        what: `8×50257 OIP binary FP32 req/s vs 8×50257 JSON /cost${as}`,
+        measured: sig(r, 3),
+        threshold: '≥ 4',
+        pass: r >= 4,
+        detail: `${fmt(binary.reqPerSec)} vs ${fmt(json.reqPerSec)} req/s (JSON in alternate rounds)`,
+      });
+    }
   }
   if (leak) {
     out.push({
@@ -669,6 +718,7 @@ async function main() {
           const problem = checkResponse(target, part, res.status, res.body);
           if (problem !== null) problems.push(problem);
           else if (target === 'xent') xentAnswers[i] = res.body;
+          else if (target === 'xent-2p' && xentAnswers[i] !== undefined && res.body !== xentAnswers[i]) problems.push('answers differently from xent with one HTTP process');
           else if (target === 'python' && xentAnswers[i] !== undefined) {
             const differs = compareWithXent(res.body, xentAnswers[i]);
             if (differs !== null) problems.push(differs);
@@ -680,15 +730,25 @@ async function main() {
         entry.runs[target] = [];
       }
 
+      const versus = scenario.versus === undefined ? null : { ...SCENARIOS.find((s) => s.id === scenario.versus), duration: scenario.duration };
+      if (versus !== null) {
+        const { numbersPerRequest: n, bytesPerRequest: b } = requestsFor(versus);
+        entry.versus = { id: versus.id, label: versus.label, bytesPerRequest: Math.round(b), numbersPerRequest: n, connections: SIZES[versus.size].connections, runs: {}, results: {} };
+        for (const target of scenario.targets) await load(servers[target], target, versus, { amount: SIZES[versus.size].warmup });
+      }
       for (let round = 1; round <= scenario.rounds; round++) {
         for (const target of scenario.targets) {
           entry.runs[target].push(await measure(servers[target], target, scenario, round));
+          if (versus !== null) (entry.versus.runs[target] ??= []).push(await measure(servers[target], target, versus, round));
         }
       }
       for (const target of scenario.targets) entry.results[target] = summarise(entry.runs[target]);
-      const x = entry.results.xent;
-      const ratios = scenario.targets.filter((t) => t !== 'xent' && x && entry.results[t].reqPerSec > 0).map((t) => `${(x.reqPerSec / entry.results[t].reqPerSec).toFixed(2)}× ${t}`);
-      if (ratios.length > 0) console.log(`  xent's req/s: ${ratios.join(', ')}`);
+      if (versus !== null) for (const target of scenario.targets) entry.versus.results[target] = summarise(entry.versus.runs[target]);
+      for (const xt of scenario.targets.filter(isXent)) {
+        const x = entry.results[xt];
+        const ratios = scenario.targets.filter((t) => !isXent(t) && entry.results[t].reqPerSec > 0).map((t) => `${(x.reqPerSec / entry.results[t].reqPerSec).toFixed(2)}× ${t}`);
+        if (ratios.length > 0) console.log(`  ${xt}'s req/s: ${ratios.join(', ')}`);
+      }
     }
 
     for (const t of needed) if (!servers[t].alive()) throw new Error(`${t} died during the run:\n${servers[t].output()}`);

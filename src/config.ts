@@ -78,6 +78,7 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HTTP_PROCESSES: integer(1, 1).pipe(z.number().max(64)),
   WORKERS: integer(1, availableParallelism()),
   BODY_LIMIT: byteCount(1024, 64 * 1024 * 1024),
   MAX_ELEMENTS: integer(1, 16_000_000),
@@ -106,7 +107,12 @@ export interface Config {
   port: number;
   host: string;
   logLevel: string;
-  /** Worker threads in the scoring pool. */
+  /**
+   * HTTP processes sharing the port (node:cluster); 1 = this process serves HTTP itself. Each process has its own
+   * scoring pool, its share of `workers`.
+   */
+  httpProcesses: number;
+  /** Worker threads in the scoring pool; with several HTTP processes, in all of their pools together. */
   workers: number;
   /** Largest request body in bytes. */
   bodyLimit: number;
@@ -171,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    httpProcesses: e.HTTP_PROCESSES,
     workers: e.WORKERS,
     bodyLimit: e.BODY_LIMIT,
     maxElements: e.MAX_ELEMENTS,

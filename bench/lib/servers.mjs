@@ -8,6 +8,15 @@ import { setTimeout, clearTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpRequest } from './http.mjs';
 
+/**
+ * The node options xent is started with in production: those of `npm start` (package.json), which the Dockerfile's
+ * CMD repeats (a test checks that they agree), so the bench measures the server as it runs.
+ */
+export function xentNodeArgs(root) {
+  const start = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')).scripts.start.split(/\s+/);
+  return start.slice(1, start.indexOf('dist/server.js'));
+}
+
 /** A port the kernel says is free right now on 127.0.0.1. */
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -62,16 +71,16 @@ export function descendantsOf(pid) {
 
 /**
  * Starts a server with PORT/HOST set and waits until `readyPath` answers 200 (and `readyCheck(res)`, when given, is
- * true). By default `node <script>`; `command` + `args` (+ `cwd`) start anything else, in its own process group so
+ * true). By default `node [nodeArgs] <script>`; `command` + `args` (+ `cwd`) start anything else, in its own process group so
  * that stop() reaches the workers it forks. Returns a handle with the pid, `pids` (the process and, once ready, its
  * descendants: what CPU and memory are summed over), the port, the tail of its output (for error reports) and stop().
  */
-export async function startServer({ name, script, command, args = [], cwd, env = {}, readyPath = '/healthz', readyCheck, timeoutMs = 30_000 }) {
+export async function startServer({ name, script, nodeArgs = [], command, args = [], cwd, env = {}, readyPath = '/healthz', readyCheck, timeoutMs = 30_000 }) {
   const port = await freePort();
   const portEnv = { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' };
   const child =
     command === undefined
-      ? spawn(process.execPath, [script], { env: portEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+      ? spawn(process.execPath, [...nodeArgs, script], { env: portEnv, stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn(command, args.map((a) => a.replaceAll('{port}', String(port))), { cwd, env: portEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.ownGroup = command !== undefined;
   started.add(child);

@@ -1,43 +1,51 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BodyJob, Tally } from '../codec/body.js';
 import type { ScoringObserver, ScoringPath } from '../pool/dispatch.js';
 import type { ScorePool } from '../pool/scorePool.js';
+import type { SharedBodies } from '../pool/sharedBodies.js';
+import { LabelledCounter, LabelledHistogram } from './metricTypes.js';
 
 type Protocol = BodyJob['protocol'];
 const PROTOCOLS: readonly Protocol[] = ['score', 'inference', 'merge', 'line'];
 /** The label that model names beyond MAX_MODELS share. */
 export const OTHER_MODEL = '_other';
 
-/** The service's Prometheus metrics, on a registry of its own (one per app, so tests can build many apps). */
+/**
+ * The service's Prometheus metrics, on a registry of its own (one per app, so tests can build many apps). With
+ * several HTTP processes, GET /metrics answers the sum over all of them, as one process would count (prom-client's
+ * cluster aggregation: counters and histograms summed, each gauge by its `aggregator`), not a series per process:
+ * any process may answer a scrape, and the service, not its processes, is what dashboards and alerts watch.
+ */
 export class Metrics implements ScoringObserver {
   readonly registry = new Registry();
-  readonly #requests = new Counter({
+  // The per-request metrics are recorded without prom-client's per-call label hashing (metricTypes.ts).
+  readonly #requests = new LabelledCounter({
     name: 'xent_http_requests_total',
     help: 'HTTP requests answered, by route, method and status code',
     labelNames: ['route', 'method', 'status'] as const,
     registers: [this.registry],
   });
-  readonly #duration = new Histogram({
+  readonly #duration = new LabelledHistogram({
     name: 'xent_http_request_duration_seconds',
     help: 'Time from request to response, by route, method and status code',
     labelNames: ['route', 'method', 'status'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly #scoring = new Histogram({
+  readonly #scoring = new LabelledHistogram({
     name: 'xent_scoring_seconds',
     help: 'Time to score one accepted request body (decode, validate, compute, encode; in a worker, queueing too), by where it ran and the protocol',
     labelNames: ['path', 'protocol'] as const,
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [this.registry],
   });
-  readonly #samples = new Counter({ name: 'xent_samples_scored_total', help: 'Samples scored', registers: [this.registry] });
-  readonly #elements = new Counter({
+  readonly #samples = new LabelledCounter({ name: 'xent_samples_scored_total', help: 'Samples scored', registers: [this.registry] }).labels();
+  readonly #elements = new LabelledCounter({
     name: 'xent_elements_scored_total',
     help: 'Input numbers (samples × classes) scored',
     registers: [this.registry],
-  });
+  }).labels();
   readonly #workerFailures = new Counter({
     name: 'xent_worker_failures_total',
     help: 'Tasks lost because a worker thread failed (the pool replaces the worker)',
@@ -47,28 +55,61 @@ export class Metrics implements ScoringObserver {
   constructor(
     pool: ScorePool,
     readonly maxModels = 50,
+    sharedBodies?: SharedBodies,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'xent_' });
+    new Gauge({
+      name: 'xent_http_processes',
+      help: 'HTTP processes whose figures these metrics add up (HTTP_PROCESSES; fewer while one is being replaced)',
+      registers: [this.registry],
+      aggregator: 'sum',
+      collect() {
+        this.set(1);
+      },
+    });
     new Gauge({
       name: 'xent_pool_queue_size',
       help: 'Tasks waiting for a worker thread',
       registers: [this.registry],
+      aggregator: 'sum',
       collect() {
         this.set(pool.queueSize);
       },
     });
     new Gauge({
       name: 'xent_pool_utilization',
-      help: 'Share of the pool capacity in use since start (piscina utilization)',
+      help: 'Share of the pool capacity in use since start (piscina utilization; with several HTTP processes, their mean)',
       registers: [this.registry],
+      aggregator: 'average',
       collect() {
         this.set(pool.utilization);
       },
     });
+    if (sharedBodies !== undefined) {
+      new Gauge({
+        name: 'xent_body_buffers_bytes',
+        help: 'Bytes of the shared buffers that large bodies are read into for the workers, in use or free',
+        registers: [this.registry],
+        aggregator: 'sum',
+        collect() {
+          this.set(sharedBodies.bytes);
+        },
+      });
+      new Gauge({
+        name: 'xent_body_buffers_leased',
+        help: 'Large bodies on a shared buffer now (being read or scored)',
+        registers: [this.registry],
+        aggregator: 'sum',
+        collect() {
+          this.set(sharedBodies.leases);
+        },
+      });
+    }
     new Gauge({
       name: 'xent_pool_pending_tasks',
       help: 'Tasks in the pool, running or waiting (the pool refuses new ones at WORKERS + MAX_QUEUE)',
       registers: [this.registry],
+      aggregator: 'sum',
       collect() {
         this.set(pool.pending);
       },
@@ -77,14 +118,14 @@ export class Metrics implements ScoringObserver {
       name: 'xent_pool_threads',
       help: 'Worker threads alive',
       registers: [this.registry],
+      aggregator: 'sum',
       collect() {
         this.set(pool.threads);
       },
     });
   }
 
-  // One labelled child per path and protocol, made once: observe({ path, protocol }) would hash the label set on
-  // every request.
+  // One labelled child per path and protocol, made once.
   readonly #scoringBy = Object.fromEntries(
     (['inline', 'worker'] as const).map((path) => [path, Object.fromEntries(PROTOCOLS.map((protocol) => [protocol, this.#scoring.labels(path, protocol)]))]),
   ) as unknown as Record<ScoringPath, Record<Protocol, { observe(v: number): void }>>;
@@ -149,9 +190,12 @@ export class Metrics implements ScoringObserver {
     this.#workerFailures.inc();
   }
 
-  /** Counts every response and its duration; routes are labelled by their pattern, unknown URLs as one label. */
-  register(app: FastifyInstance): void {
-    // The labelled children are cached: prom-client would otherwise hash the label set twice per request.
+  /**
+   * Counts every response and its duration (routes labelled by their pattern, unknown URLs as one label) and serves
+   * GET /metrics: `text()`, by default this registry's.
+   */
+  register(app: FastifyInstance, text: () => Promise<string> = () => this.registry.metrics()): void {
+    // The labelled children are kept by one string key.
     const children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
     app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
@@ -159,8 +203,7 @@ export class Metrics implements ScoringObserver {
       const key = `${route} ${request.method} ${status}`;
       let child = children.get(key);
       if (child === undefined) {
-        const labels = { route, method: request.method, status };
-        child = { requests: this.#requests.labels(labels), duration: this.#duration.labels(labels) };
+        child = { requests: this.#requests.labels(route, request.method, status), duration: this.#duration.labels(route, request.method, status) };
         children.set(key, child);
       }
       child.requests.inc();
@@ -171,8 +214,7 @@ export class Metrics implements ScoringObserver {
       '/metrics',
       { schema: { summary: 'Prometheus metrics', tags: ['health'], response: { 200: { description: 'Prometheus text format', type: 'string' } } } },
       async (_request, reply) => {
-        const text = await this.registry.metrics();
-        return reply.type(this.registry.contentType).serializer((x: unknown) => x as string).send(text);
+        return reply.type(this.registry.contentType).serializer((x: unknown) => x as string).send(await text());
       },
     );
   }

@@ -2,6 +2,7 @@ import { scoreBody, type BodyJob, type BodyOutcome, type Tally } from '../codec/
 import { ProblemError, type Issue } from '../codec/problems.js';
 import type { ContentEncoding } from './contentEncoding.js';
 import { PoolUnavailableError, type ScorePool } from './scorePool.js';
+import type { SharedBodies } from './sharedBodies.js';
 
 /**
  * A body as received, with its Content-Encoding: compressed bodies are inflated where they are scored, in a worker,
@@ -25,6 +26,8 @@ export interface DispatchOptions {
   inlineMaxBytes: number;
   /** A job still unanswered after this long is abandoned with a 503 (0 = no limit). */
   requestTimeoutMs: number;
+  /** Where large bodies are read (http/bodyReader): a body on one of these buffers is given back once scored. */
+  sharedBodies?: SharedBodies;
 }
 
 /** A scored body: the answer's bytes or text and how to send it. */
@@ -75,6 +78,9 @@ export class Dispatcher {
       if (!(err instanceof PoolUnavailableError)) throw err;
       if (err.reason === 'worker-failed') this.observer.workerFailed();
       throw problemOf(err);
+    } finally {
+      // The worker is done with the body (or was stopped; a stopped one only ever read it): its buffer may be reused.
+      this.options.sharedBodies?.release(job.bytes);
     }
     if (!outcome.ok) throw new ProblemError(outcome.issues);
     this.#observe('worker', job, start, outcome);

@@ -77,19 +77,23 @@ export class ScorePool {
     this.#pool.on('error', () => {});
   }
 
-  /** Scores a body in a worker. Its bytes are moved there when they own their buffer: the caller must not reuse them. */
+  /**
+   * Scores a body in a worker. Bytes on a SharedArrayBuffer are read there in place; others are moved there when they
+   * own their buffer (the caller must not reuse them), else copied.
+   */
   async run(job: PoolJob, signal?: AbortSignal): Promise<BodyOutcome<Uint8Array>> {
     if (this.#closed) throw new PoolUnavailableError('closed');
     // The bound is kept here rather than by piscina's maxQueue, which does not count tasks that carry an AbortSignal.
     if (this.#pending >= this.#capacity) throw new PoolUnavailableError('queue-full');
     const { bytes } = job;
+    const shared = bytes.buffer instanceof SharedArrayBuffer;
     const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
     // A copy, not `bytes.slice()`: on a Buffer that is a view, and moving its buffer would take Node's shared pool.
-    const sent = owned ? job : { ...job, bytes: new Uint8Array(bytes) };
+    const sent = shared || owned ? job : { ...job, bytes: new Uint8Array(bytes) };
     this.#pending++;
     try {
       return (await this.#pool.run(sent, {
-        transferList: [sent.bytes.buffer as ArrayBuffer],
+        transferList: shared ? [] : [sent.bytes.buffer as ArrayBuffer],
         ...(signal === undefined ? {} : { signal }),
       })) as BodyOutcome<Uint8Array>;
     } catch (err) {

@@ -3,6 +3,7 @@ import { setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { scoreBody, type BodyOutcome } from '../codec/body.js';
+import { reuseTensorBuffers } from '../codec/oip/datatypes.js';
 import { ProblemError, type Issue } from '../codec/problems.js';
 import { decodeContent } from './contentEncoding.js';
 import type { PoolJob } from './dispatch.js';
@@ -22,6 +23,8 @@ function lowerPriority(nice: number): void {
   }
 }
 lowerPriority(Number((workerData as { nice?: unknown } | undefined)?.nice ?? 0));
+// A worker scores one body at a time, start to end: its large binary tensors can reuse one request's buffers the next.
+reuseTensorBuffers();
 
 /** Wraps a result so that piscina moves `buffer` back to the main thread instead of copying it. */
 function moving<T extends object>(value: T, buffer: ArrayBufferLike): T {

@@ -175,6 +175,27 @@ describe('decodeBinaryTensor - little-endian bytes into float64', () => {
     }
   });
 
+  it('every datatype, unaligned and longer than one 64 KiB conversion step - each element as the Buffer readers read it', () => {
+    const count = 70_001; // crosses the step boundary for every width, and ends inside a step
+    const body = Buffer.alloc(3 + count * 8 + 1);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 2654435761) >>> 24;
+    const readers = {
+      FP32: (b: Buffer, o: number) => b.readFloatLE(o),
+      FP64: (b: Buffer, o: number) => b.readDoubleLE(o),
+      INT32: (b: Buffer, o: number) => b.readInt32LE(o),
+      INT64: (b: Buffer, o: number) => Number(b.readBigInt64LE(o)),
+      FP16: (b: Buffer, o: number) => fromFp16Bits(b.readUInt16LE(o)),
+      BF16: (b: Buffer, o: number) => fromBf16Bits(b.readUInt16LE(o)),
+    } as const;
+    const widths = { FP32: 4, FP64: 8, INT32: 4, INT64: 8, FP16: 2, BF16: 2 } as const;
+    for (const [datatype, read] of Object.entries(readers) as [keyof typeof readers, (b: Buffer, o: number) => number][]) {
+      const out = decodeBinaryTensor(body, 3, count, datatype);
+      let mismatches = 0;
+      for (let i = 0; i < count; i++) if (!Object.is(out[i], read(body, 3 + i * widths[datatype]))) mismatches++;
+      expect(mismatches, datatype).toBe(0);
+    }
+  });
+
   it('INT64 - negative and beyond 2^32 exactly, beyond 2^53 correctly rounded', () => {
     const values = [0n, 1n, -1n, -100n, 2n ** 32n + 5n, -(2n ** 40n) - 3n, 2n ** 53n - 1n, -(2n ** 63n), 2n ** 63n - 1n];
     const out = decodeBinaryTensor(unaligned(int64(values)), 3, values.length, 'INT64');

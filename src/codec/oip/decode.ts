@@ -7,7 +7,7 @@ import { checkInputShape, MAX_DIMENSIONS, maxJsonNumbers, readFlatTensor, readNe
 import { describe, excerpt } from '../text.js';
 import { MAX_CLASSIFICATION_STRINGS } from './classification.js';
 import { availableOutputs, CLASSIFIED_OUTPUTS, INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_DATATYPES, OUTPUT_NAMES, type ClassifiedOutput, type InputName, type OutputName } from './model.js';
-import { BYTES_PER_ELEMENT, PROTOCOL_DATATYPES, decodeBinaryTensor, fitsIntegerDatatype, toFloatDatatype, type FloatDatatype, type IntegerDatatype, type NumericDatatype } from './datatypes.js';
+import { BYTES_PER_ELEMENT, PROTOCOL_DATATYPES, beginTensors, decodeBinaryTensor, fitsIntegerDatatype, toFloatDatatype, type FloatDatatype, type IntegerDatatype, type NumericDatatype } from './datatypes.js';
 
 /** One output the client asked for, and how to send it. */
 export interface RequestedOutput {
@@ -70,6 +70,7 @@ interface InputSpec {
  * JSON API does. Value-domain checks (finite logits, probabilities in range, labels) stay the kernel's.
  */
 export function decodeInferenceRequest(body: Uint8Array, headerLengthHeader: string | string[] | undefined, limits: InferenceLimits): DecodedInference {
+  beginTensors();
   const headerLength = readHeaderLength(headerLengthHeader, body.length);
   const header = parseHeader(body, headerLength, limits);
   const issues: Issue[] = [];

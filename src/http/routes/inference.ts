@@ -8,7 +8,7 @@ import { problemOf, type Dispatcher } from '../../pool/dispatch.js';
 import { PoolUnavailableError } from '../../pool/scorePool.js';
 import { describeBytes } from '../../byteSize.js';
 import { methodNotAllowed } from '../allowedMethods.js';
-import { bodyTooLarge, readWholeBody, TOO_LARGE_ADVICE } from '../bodyReader.js';
+import { bodyTooLarge, readWholeBody, TOO_LARGE_ADVICE, type SharedReading } from '../bodyReader.js';
 import { rateLimited } from '../guards.js';
 import { inferenceErrorExamples, refusalOf, type Documented } from '../schemas/problemExamples.js';
 import { asProblem } from '../errorHandler.js';
@@ -35,6 +35,8 @@ export interface InferenceRoutesOptions {
   readiness: Readiness;
   /** The largest body, also after decompression. */
   bodyLimit: number;
+  /** Where the bodies that go to a worker are read. */
+  reading?: SharedReading;
 }
 
 const BINARY_TYPE = 'application/octet-stream';
@@ -67,12 +69,12 @@ export async function inferenceRoutes(app: FastifyInstance, options: InferenceRo
 }
 
 async function v2Routes(app: FastifyInstance, options: InferenceRoutesOptions): Promise<void> {
-  const { dispatcher, limits, readiness, bodyLimit } = options;
+  const { dispatcher, limits, readiness, bodyLimit, reading } = options;
   const errors = errorExamples(limits, bodyLimit);
   // Every body is read as bytes (within the app's body limit): the JSON header and any binary tensor data after it
   // are split by decodeInferenceRequest, which reads the tensors straight from this one buffer.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', readWholeBody(bodyLimit, TOO_LARGE_ADVICE.inference));
+  app.addContentTypeParser('*', readWholeBody(bodyLimit, TOO_LARGE_ADVICE.inference, reading));
   app.setErrorHandler(handleInferenceError);
   app.setNotFoundHandler(handleInferenceNotFound);
 

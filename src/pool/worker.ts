@@ -3,7 +3,7 @@ import { setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { scoreBody, type BodyOutcome } from '../codec/body.js';
-import { reuseTensorBuffers } from '../codec/oip/datatypes.js';
+import { reuseTensorBuffers } from '../codec/tensorBuffers.js';
 import { ProblemError, type Issue } from '../codec/problems.js';
 import { decodeContent } from './contentEncoding.js';
 import type { PoolJob } from './dispatch.js';

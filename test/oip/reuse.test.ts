@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeInferenceRequest } from '../../src/codec/oip/decode.js';
-import { reuseTensorBuffers } from '../../src/codec/oip/datatypes.js';
+import { readScoreRequest } from '../../src/codec/json/fastReader.js';
+import { reuseTensorBuffers } from '../../src/codec/tensorBuffers.js';
 
 /** A binary inference request: logits [n, c] FP32 from `f`, and targets of the same shape FP64 (one-hot on class 0). */
 function request(n: number, c: number, f: (i: number) => number) {
@@ -47,5 +48,49 @@ describe('reuseTensorBuffers - a worker decodes one request after another into t
     const second = decodeInferenceRequest(a.body, a.headerLength, limits).task.input;
     expect(second.buffer).not.toBe(first.buffer);
     expect(Array.from(second)).toEqual(Array.from(first));
+  });
+});
+
+describe('reuseTensorBuffers - the JSON reader takes kept buffers too', () => {
+  /** A /cost body as text: logits [n][c] from `f` printed with toPrecision(7), and labels, in the given key order. */
+  function jsonBody(n: number, c: number, f: (i: number) => number, labelsFirst = false): { bytes: Uint8Array; values: number[] } {
+    const values: number[] = [];
+    const rows: string[] = [];
+    for (let r = 0; r < n; r++) {
+      const row: string[] = [];
+      for (let k = 0; k < c; k++) {
+        const text = f(r * c + k).toPrecision(7);
+        row.push(text);
+        values.push(Number(text));
+      }
+      rows.push(`[${row.join(',')}]`);
+    }
+    const logits = `"logits":[${rows.join(',')}]`;
+    const labels = `"labels":[${Array.from({ length: n }, (_, r) => r % c).join(',')}]`;
+    return { bytes: Buffer.from(`{${labelsFirst ? `${labels},${logits}` : `${logits},${labels}`}}`), values };
+  }
+  const limits = { maxElements: 1e7 };
+
+  it('a large body after another: the same buffer, the second body’s values, equal to JSON.parse’s', () => {
+    const a = jsonBody(3, 40_000, (i) => Math.sin(i) * 7);
+    const b = jsonBody(2, 45_000, (i) => Math.cos(i) * 3);
+    const first = readScoreRequest(a.bytes, limits)!.task.input;
+    expect(first.length).toBe(3 * 40_000);
+    const second = readScoreRequest(b.bytes, limits)!.task.input;
+    expect(second.buffer === first.buffer).toBe(true); // not toBe: a failure would print two 1 MB buffers
+    expect(second.length).toBe(2 * 45_000);
+    let wrong = 0;
+    for (let i = 0; i < second.length; i++) if (second[i] !== b.values[i]) wrong++;
+    expect(wrong).toBe(0);
+  });
+
+  it('labels before the logits: each tensor has its own buffer and its own values', () => {
+    const a = jsonBody(4, 30_000, (i) => (i % 97) - 48.5, true);
+    const task = readScoreRequest(a.bytes, limits)!.task;
+    expect(Array.from(task.labels!)).toEqual([0, 1, 2, 3]);
+    expect(task.input.buffer === task.labels!.buffer).toBe(false);
+    let wrong = 0;
+    for (let i = 0; i < task.input.length; i++) if (task.input[i] !== a.values[i]) wrong++;
+    expect(wrong).toBe(0);
   });
 });

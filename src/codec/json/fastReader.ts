@@ -2,6 +2,7 @@ import { pow2, splitHigh } from '../../kernel/float64.js';
 import type { Issue } from '../problems.js';
 import { buildTask, checkSequenceScope, expectedShape, resolveClassAxis, resolveOptions, type DecodedTask } from '../task.js';
 import { MAX_DIMENSIONS, type Tensor } from '../tensor.js';
+import { beginTensors, keepSlot, keptBuffer } from '../tensorBuffers.js';
 import type { DecodeLimits } from './decode.js';
 import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, CR, DOT, LF, LOWER_E, MINUS, NINE, OPEN_BRACE, OPEN_BRACKET, PLUS, QUOTE, SPACE, TAB, TILDE, UPPER_E, ZERO } from './chars.js';
 
@@ -38,6 +39,7 @@ export function readScoreRequest(bytes: Uint8Array, limits: DecodeLimits): Decod
   if (!(limits.maxElements >= 1)) return null;
   const maxCount = Math.floor(Math.min(limits.maxElements, bytes.length));
 
+  beginTensors();
   let p = skipBlanks(bytes, 0);
   if (bytes[p] !== OPEN_BRACE) return null;
   p = skipBlanks(bytes, p + 1);
@@ -295,7 +297,10 @@ function readTensor(b: Uint8Array, start: number, last: number, maxCount: number
   if (b[start] !== OPEN_BRACKET) return null;
   // Room for the first row at 32 bytes a number, more than most bodies spend; refined once that row is read.
   let capacity = Math.min(maxCount, Math.max(1024, (last - start) >> 5));
-  let data = new Float64Array(capacity);
+  // In a pool worker, a large tensor is read into a buffer kept from the previous request (codec/tensorBuffers.ts).
+  let slot = keepSlot(capacity);
+  let data = slot < 0 ? new Float64Array(capacity) : keptBuffer(slot, capacity);
+  if (slot >= 0) capacity = Math.min(maxCount, data.length);
   let count = 0;
   const dims = new Array<number>(MAX_DEPTH).fill(-1);
   const items: number[] = [];
@@ -322,9 +327,11 @@ function readTensor(b: Uint8Array, start: number, last: number, maxCount: number
       if (count === capacity) {
         if (count >= maxCount) return null;
         capacity = Math.min(maxCount, capacity * 2);
-        const grown = new Float64Array(capacity);
-        grown.set(data);
+        if (slot < 0) slot = keepSlot(capacity);
+        const grown = slot < 0 ? new Float64Array(capacity) : keptBuffer(slot, capacity);
+        grown.set(data.subarray(0, count));
         data = grown;
+        if (slot >= 0) capacity = Math.min(maxCount, data.length);
       }
       count = readNumbers(b, p, data, count, capacity);
       if (count < 0) return null;
@@ -344,9 +351,11 @@ function readTensor(b: Uint8Array, start: number, last: number, maxCount: number
       const estimate = Math.min(maxCount, count + Math.ceil(((last - p) * count) / (p - start)) + 16);
       if (estimate > capacity) {
         capacity = estimate;
-        const grown = new Float64Array(capacity);
+        if (slot < 0) slot = keepSlot(capacity);
+        const grown = slot < 0 ? new Float64Array(capacity) : keptBuffer(slot, capacity);
         grown.set(data.subarray(0, count));
         data = grown;
+        if (slot >= 0) capacity = Math.min(maxCount, data.length);
       }
     }
 
@@ -357,7 +366,8 @@ function readTensor(b: Uint8Array, start: number, last: number, maxCount: number
       if (depth === 0) {
         tensorEnd = p;
         const shape = dims.slice(0, leafDepth + 1);
-        return { data: count === capacity ? data : data.slice(0, count), shape };
+        const exact = slot >= 0 || count === capacity;
+        return { data: exact ? data.subarray(0, count) : data.slice(0, count), shape };
       }
       depth--;
       length = ++items[depth]!;
@@ -387,7 +397,11 @@ const TWO_53 = 9007199254740992;
  * Reads a run of JSON numbers separated by commas, each correctly rounded, into `out` from index `count`: stops after
  * a number that is not followed by a comma or once `out` holds `max` numbers. Returns the new count, with the end
  * of the run (blanks skipped) in numbersEnd, or -1 at anything that is not a JSON number or not finite.
- * The number parser and the loop are one function so that the hot loop pays no call per number.
+ *
+ * Most numbers take the fast path, inline in the loop: digits, an optional fraction, no exponent, at most 15 digits
+ * in all. Their digits then form an integer m < 10^15 < 2^53 and the value is m / 10^f with f ≤ 15 fraction digits:
+ * both exact doubles, so one IEEE division rounds correctly (Clinger's fast path), as JSON.parse does. Any other
+ * number (an exponent, more digits, a leading zero, a malformed one) is read again from its start by carefulNumber.
  */
 function readNumbers(b: Uint8Array, p: number, out: Float64Array, count: number, max: number): number {
   for (;;) {
@@ -395,70 +409,44 @@ function readNumbers(b: Uint8Array, p: number, out: Float64Array, count: number,
     let c = b[p]!;
     const negative = c === MINUS;
     if (negative) c = b[++p]!;
-    let head = 0; // the first 15 significant digits, exact
-    let tail = 0; // significant digits 16 to 19, exact
-    let digits = 0; // significant digits
-    let fractionDigits = 0;
-    if (c === ZERO) {
+    const integerStart = p;
+    let m = 0;
+    // d = c - '0' as an unsigned number: one comparison (d < 10) tells a digit.
+    let d = (c - ZERO) >>> 0;
+    while (d < 10) {
+      m = m * 10 + d;
       c = b[++p]!;
-      if (c >= ZERO && c <= NINE) return -1; // leading zero
-    } else if (c > ZERO && c <= NINE) {
-      do {
-        if (digits < 15) head = head * 10 + (c - ZERO);
-        else if (digits < 19) tail = tail * 10 + (c - ZERO);
-        digits++;
-        c = b[++p]!;
-      } while (c >= ZERO && c <= NINE);
-    } else {
-      return -1;
+      d = (c - ZERO) >>> 0;
     }
+    const integerDigits = p - integerStart;
+    let fractionDigits = 0;
     if (c === DOT) {
-      c = b[++p]!;
-      if (!(c >= ZERO && c <= NINE)) return -1;
-      const fractionStart = p;
-      if (digits === 0) while (c === ZERO) c = b[++p]!;
-      while (c >= ZERO && c <= NINE) {
-        if (digits < 15) head = head * 10 + (c - ZERO);
-        else if (digits < 19) tail = tail * 10 + (c - ZERO);
-        digits++;
+      const fractionStart = ++p;
+      c = b[p]!;
+      d = (c - ZERO) >>> 0;
+      while (d < 10) {
+        m = m * 10 + d;
         c = b[++p]!;
+        d = (c - ZERO) >>> 0;
       }
       fractionDigits = p - fractionStart;
-    }
-    let exponent = 0;
-    if (c === LOWER_E || c === UPPER_E) {
-      c = b[++p]!;
-      const negativeExponent = c === MINUS;
-      if (negativeExponent || c === PLUS) c = b[++p]!;
-      if (!(c >= ZERO && c <= NINE)) return -1;
-      do {
-        // Exact below 2^53; beyond, |q| is far outside every fast path whatever the rounding, and Number() decides.
-        exponent = exponent * 10 + (c - ZERO);
-        c = b[++p]!;
-      } while (c >= ZERO && c <= NINE);
-      if (negativeExponent) exponent = -exponent;
+      if (fractionDigits === 0) return -1; // "1." is not JSON
     }
     let value: number;
-    if (digits === 0) {
-      value = 0;
-    } else if (digits <= 15) {
-      const q = exponent - fractionDigits; // the value is head · 10^q
-      value =
-        q >= -22 && q <= 22 ? (q < 0 ? head / POW10[-q]! : head * POW10[q]!) : scaleByPowerOfTen(head, 0, q);
-    } else if (digits <= 19) {
-      value = decimalToDouble(head, tail, digits - 15, exponent - fractionDigits);
+    if (
+      integerDigits > 0 &&
+      integerDigits + fractionDigits <= 15 &&
+      (integerDigits === 1 || b[integerStart] !== ZERO) &&
+      c !== LOWER_E &&
+      c !== UPPER_E
+    ) {
+      value = m / POW10[fractionDigits]!;
+      if (negative) value = -value;
     } else {
-      // Only the first 19 digits are held: the value lies in [m, m + 1) · 10^q. Both ends rounding to the same double
-      // settle it (rounding is monotonic); otherwise the text decides.
-      const q = exponent - fractionDigits + (digits - 19);
-      value = decimalToDouble(head, tail, 4, q);
-      if (value !== decimalToDouble(head, tail + 1, 4, q)) value = NaN;
-    }
-    if (value !== value) {
-      value = numberOfText(b, start, p);
+      value = carefulNumber(b, start);
       if (value !== value) return -1;
-    } else if (negative) {
-      value = -value;
+      p = numberEnd;
+      c = b[p]!;
     }
     out[count++] = value;
 
@@ -470,6 +458,81 @@ function readNumbers(b: Uint8Array, p: number, out: Float64Array, count: number,
     c = b[++p]!;
     while (c === SPACE || c === LF || c === CR || c === TAB) c = b[++p]!;
   }
+}
+
+/** Where the number read by carefulNumber ended. */
+let numberEnd = 0;
+
+/**
+ * The JSON number at `start`, correctly rounded, whatever its form (the end in numberEnd); NaN when it is not a JSON
+ * number or not finite.
+ */
+function carefulNumber(b: Uint8Array, start: number): number {
+  let p = start;
+  let c = b[p]!;
+  const negative = c === MINUS;
+  if (negative) c = b[++p]!;
+  let head = 0; // the first 15 significant digits, exact
+  let tail = 0; // significant digits 16 to 19, exact
+  let digits = 0; // significant digits
+  let fractionDigits = 0;
+  if (c === ZERO) {
+    c = b[++p]!;
+    if (c >= ZERO && c <= NINE) return NaN; // leading zero
+  } else if (c > ZERO && c <= NINE) {
+    do {
+      if (digits < 15) head = head * 10 + (c - ZERO);
+      else if (digits < 19) tail = tail * 10 + (c - ZERO);
+      digits++;
+      c = b[++p]!;
+    } while (c >= ZERO && c <= NINE);
+  } else {
+    return NaN;
+  }
+  if (c === DOT) {
+    c = b[++p]!;
+    if (!(c >= ZERO && c <= NINE)) return NaN;
+    const fractionStart = p;
+    if (digits === 0) while (c === ZERO) c = b[++p]!;
+    while (c >= ZERO && c <= NINE) {
+      if (digits < 15) head = head * 10 + (c - ZERO);
+      else if (digits < 19) tail = tail * 10 + (c - ZERO);
+      digits++;
+      c = b[++p]!;
+    }
+    fractionDigits = p - fractionStart;
+  }
+  let exponent = 0;
+  if (c === LOWER_E || c === UPPER_E) {
+    c = b[++p]!;
+    const negativeExponent = c === MINUS;
+    if (negativeExponent || c === PLUS) c = b[++p]!;
+    if (!(c >= ZERO && c <= NINE)) return NaN;
+    do {
+      // Exact below 2^53; beyond, |q| is far outside every fast path whatever the rounding, and Number() decides.
+      exponent = exponent * 10 + (c - ZERO);
+      c = b[++p]!;
+    } while (c >= ZERO && c <= NINE);
+    if (negativeExponent) exponent = -exponent;
+  }
+  numberEnd = p;
+  let value: number;
+  if (digits === 0) {
+    value = 0;
+  } else if (digits <= 15) {
+    const q = exponent - fractionDigits; // the value is head · 10^q
+    value = q >= -22 && q <= 22 ? (q < 0 ? head / POW10[-q]! : head * POW10[q]!) : scaleByPowerOfTen(head, 0, q);
+  } else if (digits <= 19) {
+    value = decimalToDouble(head, tail, digits - 15, exponent - fractionDigits);
+  } else {
+    // Only the first 19 digits are held: the value lies in [m, m + 1) · 10^q. Both ends rounding to the same double
+    // settle it (rounding is monotonic); otherwise the text decides.
+    const q = exponent - fractionDigits + (digits - 19);
+    value = decimalToDouble(head, tail, 4, q);
+    if (value !== decimalToDouble(head, tail + 1, 4, q)) value = NaN;
+  }
+  if (value !== value) return numberOfText(b, start, p);
+  return negative ? -value : value;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { tensorOf } from '../tensorBuffers.js';
+
 /**
  * Tensor element types of the Open Inference Protocol and the binary tensor data extension: little-endian, row-major,
  * no padding, each element in its native size. Decoding goes straight from the received bytes into the Float64Array
@@ -149,41 +151,6 @@ const chunkUint16 = new Uint16Array(chunk.buffer);
 /** BF16 bit patterns widened to binary32 ones (b << 16), read back as float32. */
 const widened = new Uint32Array(CHUNK_BYTES / 2);
 const widenedFloat32 = new Float32Array(widened.buffer);
-
-/**
- * Buffers kept for the large tensors of one request after another, in a thread that scores requests one at a time
- * from start to end (a pool worker: reuseTensorBuffers()). A fresh 3 MB Float64Array per request costs its page
- * faults and zeroing, and a garbage collection every few requests: together about 2 ms of a worker's 7 ms for an
- * 8 × 50257 FP32 batch. Null: off (the event loop, tests), every tensor is a new array.
- */
-let kept: Float64Array[] | null = null;
-/** Which kept buffer the current request's next large tensor takes. */
-let nextKept = 0;
-/** Tensors from this many elements take a kept buffer... */
-const KEEP_FROM = 64 * 1024;
-/** ...up to this many (16 MiB each, at most two per request: the input, and targets of its shape). */
-const KEEP_UP_TO = 2 ** 21;
-
-/**
- * From now on, in this thread, large decoded tensors reuse buffers kept from the previous request: each request
- * (decodeInferenceRequest calls beginTensors()) must be done with its tensors before the next one is decoded.
- */
-export function reuseTensorBuffers(): void {
-  kept ??= [];
-}
-
-/** A request begins: its tensors may take the buffers the previous request's had. */
-export function beginTensors(): void {
-  nextKept = 0;
-}
-
-function tensorOf(count: number): Float64Array {
-  if (kept === null || count < KEEP_FROM || count > KEEP_UP_TO || nextKept >= 2) return new Float64Array(count);
-  let buffer = kept[nextKept];
-  if (buffer === undefined || buffer.length < count) buffer = kept[nextKept] = new Float64Array(count);
-  nextKept++;
-  return buffer.length === count ? buffer : buffer.subarray(0, count);
-}
 
 /**
  * `count` elements of `datatype` read from `bytes` at `offset` into a Float64Array (a new one, or one kept for the

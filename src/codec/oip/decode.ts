@@ -5,9 +5,10 @@ import { parseJson } from '../json/scan.js';
 import { buildTask, checkPartScope, checkSequenceScope, checkTextLengths, expectedShape, pickParts, resolveClassAxis, resolveOptions, shapeHint, whyShape, type DecodedTask, type GivenOptions, type InputField, type OtherTensor } from '../task.js';
 import { checkInputShape, MAX_DIMENSIONS, maxJsonNumbers, readFlatTensor, readNestedTensor, type ElementReader } from '../tensor.js';
 import { describe, excerpt } from '../text.js';
+import { beginTensors } from '../tensorBuffers.js';
 import { MAX_CLASSIFICATION_STRINGS } from './classification.js';
 import { availableOutputs, CLASSIFIED_OUTPUTS, INPUT_DATATYPES, INPUT_NAMES, MODEL_NAME, OUTPUT_DATATYPES, OUTPUT_NAMES, type ClassifiedOutput, type InputName, type OutputName } from './model.js';
-import { BYTES_PER_ELEMENT, PROTOCOL_DATATYPES, beginTensors, decodeBinaryTensor, fitsIntegerDatatype, toFloatDatatype, type FloatDatatype, type IntegerDatatype, type NumericDatatype } from './datatypes.js';
+import { BYTES_PER_ELEMENT, PROTOCOL_DATATYPES, decodeBinaryTensor, fitsIntegerDatatype, toFloatDatatype, type FloatDatatype, type IntegerDatatype, type NumericDatatype } from './datatypes.js';
 
 /** One output the client asked for, and how to send it. */
 export interface RequestedOutput {

@@ -450,13 +450,20 @@ function readNumbers(b: Uint8Array, p: number, out: Float64Array, count: number,
     }
     out[count++] = value;
 
-    while (c === SPACE || c === LF || c === CR || c === TAB) c = b[++p]!;
-    if (count === max || c !== COMMA) {
+    // The usual separator is a bare comma: checked first.
+    if (c !== COMMA) {
+      while (c === SPACE || c === LF || c === CR || c === TAB) c = b[++p]!;
+      if (c !== COMMA) {
+        numbersEnd = p;
+        return count;
+      }
+    }
+    if (count === max) {
       numbersEnd = p;
       return count;
     }
     c = b[++p]!;
-    while (c === SPACE || c === LF || c === CR || c === TAB) c = b[++p]!;
+    if (c <= SPACE) while (c === SPACE || c === LF || c === CR || c === TAB) c = b[++p]!;
   }
 }
 

@@ -8,26 +8,16 @@
 // Usage: npm run build && node bench/diagnostics.mjs [--quick]
 import { performance } from 'node:perf_hooks';
 import { scoreBody } from '../dist/codec/body.js';
+import { mulberry32 } from './payloads.mjs';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 3 : 9;
 const MIN_MS = quick ? 60 : 200;
 const limits = { maxElements: 16_000_000 };
 
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A /cost body: logits N(0, 3²) and uniform labels, or soft targets. */
 function bodyOf(rows, classes, { soft = false } = {}) {
-  const random = prng(rows * 1000 + classes);
+  const random = mulberry32(rows * 1000 + classes);
   const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const logits = Array.from({ length: rows }, () => Array.from({ length: classes }, () => 3 * normal()));
   if (!soft) return { logits, labels: Array.from({ length: rows }, () => Math.floor(random() * classes)) };

@@ -13,7 +13,7 @@ import {
 import { evaluate } from '../../src/kernel/evaluate.js';
 import { referenceDiagnostics } from '../reference/diagnostics.mjs';
 import { D, agrees, exact, relativeError, type ReferenceRequest } from '../reference/highPrecision.mjs';
-import { taskOf } from './taskOf.js';
+import { sliceRows, taskOf } from './taskOf.js';
 import { mulberry32 as prng } from '../random.mjs';
 
 /** Smooth figures against the 50-digit reference (the bound). */
@@ -482,16 +482,6 @@ function expectSameFigures(a: DiagnosticsFigures, b: DiagnosticsFigures, ulps: n
   walk(a, b, 'figures');
 }
 
-/** The rows [from, to) of a request as a request of their own. */
-function slice(r: ReferenceRequest, from: number, to: number): ReferenceRequest {
-  return {
-    ...r,
-    input: r.input.slice(from, to),
-    ...(r.labels === undefined ? {} : { labels: r.labels.slice(from, to) }),
-    ...(r.targets === undefined ? {} : { targets: r.targets.slice(from, to) }),
-  };
-}
-
 describe('diagnostics - properties', () => {
   it('matches the 50-digit reference within 1e-12 on any valid request', () => {
     fc.assert(
@@ -619,7 +609,7 @@ describe('diagnostics - properties', () => {
           if (one.nonFinite !== null) return;
           const bounds = [0, ...cuts.filter((c) => c < r.input.length).sort((a, b) => a - b), r.input.length];
           let states: DiagnosticsState[] = [];
-          for (let i = 0; i + 1 < bounds.length; i++) states.push(diagnose(taskOf(slice(r, bounds[i]!, bounds[i + 1]!)), ALL).state);
+          for (let i = 0; i + 1 < bounds.length; i++) states.push(diagnose(taskOf(sliceRows(r, bounds[i]!, bounds[i + 1]!)), ALL).state);
           // merge random pairs until one is left, through JSON as another process would
           const it = picks[Symbol.iterator]();
           while (states.length > 1) {

@@ -13,7 +13,7 @@ import {
 import { targetLogProbRows, targetLogProbWeights } from '../../src/kernel/targetLogProbs.js';
 import type { ScoreTask, Unit } from '../../src/kernel/types.js';
 import { D, exact, referenceCrossEntropy, relativeError, type ReferenceRequest } from '../reference/highPrecision.mjs';
-import { taskOf } from './taskOf.js';
+import { sliceRows, taskOf } from './taskOf.js';
 
 const ULP = Number.EPSILON;
 const close = (a: number, b: number, tolerance: number) =>
@@ -197,7 +197,7 @@ describe('sequences - exactness', () => {
           const half = r.input.length / 2;
           const { sequences } = sequencesOf(taskOf(r), 2, { bytes, words: null });
           sequences.forEach((s, i) => {
-            const part = slice(r, i * half, (i + 1) * half);
+            const part = sliceRows(r, i * half, (i + 1) * half);
             const ref = referenceCrossEntropy(part);
             if (ref.count === 0 || ref.cost === null) {
               expect(s.cost).toBeNull();
@@ -246,7 +246,7 @@ describe('sequences - exactness', () => {
           let states: SequencesState[] = [];
           for (let i = 0; i < n; ) {
             const len = 1 + (it.next().value! % (n - i));
-            const part = slice(r, 2 * i, 2 * (i + len));
+            const part = sliceRows(r, 2 * i, 2 * (i + len));
             states.push(sequencesOf(taskOf(part), len, { bytes: bytes.slice(i, i + len), words: words.slice(i, i + len) }).state);
             i += len;
           }
@@ -284,15 +284,6 @@ describe('sequences - exactness', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------------------
-
-function slice(r: ReferenceRequest, from: number, to: number): ReferenceRequest {
-  return {
-    ...r,
-    input: r.input.slice(from, to),
-    ...(r.labels === undefined ? {} : { labels: r.labels.slice(from, to) }),
-    ...(r.targets === undefined ? {} : { targets: r.targets.slice(from, to) }),
-  };
-}
 
 const anyRequest: fc.Arbitrary<ReferenceRequest> = fc
   .record({ rows: fc.integer({ min: 1, max: 8 }), classes: fc.integer({ min: 1, max: 5 }) })

@@ -21,3 +21,13 @@ export function taskOf(r: ReferenceRequest & { unit?: 'nats' | 'bits' }): ScoreT
     unit: r.unit ?? 'nats',
   };
 }
+
+/** The rows [from, to) of a request as a request of their own. */
+export function sliceRows(r: ReferenceRequest, from: number, to: number): ReferenceRequest {
+  return {
+    ...r,
+    input: r.input.slice(from, to),
+    ...(r.labels === undefined ? {} : { labels: r.labels.slice(from, to) }),
+    ...(r.targets === undefined ? {} : { targets: r.targets.slice(from, to) }),
+  };
+}

@@ -1,7 +1,8 @@
 // An independent reference for the evaluation diagnostics (src/kernel/diagnostics.ts): the definitions evaluated
 // directly in 50-significant-digit decimal arithmetic (decimal.js), every float64 input converted exactly, as in
-// ./highPrecision.mjs, whose `exact` and `D` it uses. It shares no code with src/kernel and none of its tricks (no
-// shifted entropy, no generalised KL terms, no Taylor series): precision does the work.
+// ./highPrecision.mjs, whose `exact`, `D`, `argmax` and −ln q (`negLogProbabilities`) it uses. It shares no code with
+// src/kernel and none of its tricks (no shifted entropy, no generalised KL terms, no Taylor series): precision does the
+// work.
 //   q_c      softmax of the exact logits (via −ln q_c = (m − z_c) + ln(1 + Σ_{c≠k} e^(z_c − m)), so that a q_c of
 //            e^−1e4 is still exact), or the probability clipped to [ε, 1 − ε] in float64 as numpy.clip does
 //   y        the label, or the target's arg-max (lowest index on ties)
@@ -10,39 +11,13 @@
 // With each row it gives the sensitivity of KL and Brier to relative perturbations δ_c of the q_c, Σ |t′_c − q_c| and
 // Σ 2·q_c·|q_c − t_c|: any float64 evaluation from the rounded q_c (logits) or a rounded t′ (smoothing) can be off by
 // about 2^−52 times these, however small the figure itself (a prediction that matches its target to 1e-10).
-import { D, PRECISION, exact } from './highPrecision.mjs';
+import { D, argmax, exact, negLogProbabilities } from './highPrecision.mjs';
 
-/** −ln q_c for every class of a row (Infinity for a masked class), and q_c. */
+/** −ln q_c for every class of a row (highPrecision.mjs's, the loss's own reference), and q_c. */
 function distribution(kind, row, epsilon) {
-  if (kind === 'probabilities') {
-    const q = row.map((p) => exact(Math.min(Math.max(p, epsilon), 1 - epsilon)));
-    return { q, nl: q.map((x) => (x.isZero() ? new D(Infinity) : x.ln().neg())) };
-  }
-  const z = row.map(exact);
-  let k = 0;
-  z.forEach((zc, c) => {
-    if (zc.gt(z[k])) k = c;
-  });
-  const m = z[k];
-  // Terms below e^−1e5 cannot change 50 digits of anything a float64 holds (and decimal.js's exp of −2e300 is
-  // unreliable), so they are left out of the sum; their q_c is still e^−nl_c below.
-  let t = new D(0);
-  z.forEach((zc, c) => {
-    const d = zc.minus(m);
-    if (c !== k && d.gte(-1e5)) t = t.plus(d.exp());
-  });
-  const Wide = D.clone({ precision: PRECISION + (t.isZero() ? 0 : Math.max(0, -t.e)) });
-  const log1pT = new D(new Wide(1).plus(new Wide(t.toString())).ln().toString());
-  const nl = z.map((zc) => (zc.isFinite() ? m.minus(zc).plus(log1pT) : new D(Infinity)));
+  const nl = negLogProbabilities(kind, row, epsilon);
+  if (kind === 'probabilities') return { q: row.map((p) => exact(Math.min(Math.max(p, epsilon), 1 - epsilon))), nl };
   return { q: nl.map((x) => (x.gt(1e5) ? new D(0) : x.neg().exp())), nl };
-}
-
-function argmax(row) {
-  let k = 0;
-  row.forEach((v, c) => {
-    if (v > row[k]) k = c;
-  });
-  return k;
 }
 
 /**

@@ -25,8 +25,8 @@ export function exact(x) {
   return new D(mantissa.toString()).mul(TWO.pow(exponent)).mul(sign);
 }
 
-/** −ln q_c for every class of a row. */
-function negLogProbabilities(kind, row, epsilon, renormalize = false) {
+/** −ln q_c for every class of a row (Infinity for a masked class or a probability of 0). */
+export function negLogProbabilities(kind, row, epsilon, renormalize = false) {
   if (kind === 'probabilities' && renormalize) {
     // p_c / Σ p exactly; clipped like the float64 quotient would be, then the log of the exact quotient.
     const total = row.reduce((s, p) => s.plus(exact(p)), new D(0));
@@ -60,7 +60,8 @@ function negLogProbabilities(kind, row, epsilon, renormalize = false) {
   return z.map((zc) => m.minus(zc).plus(log1pT));
 }
 
-function argmax(row) {
+/** The index of a row's largest value (the lowest index on ties). */
+export function argmax(row) {
   let k = 0;
   row.forEach((v, c) => {
     if (v > row[k]) k = c;

@@ -285,6 +285,8 @@ describe('sequences - exactness', () => {
 
 // ---------------------------------------------------------------------------------------------------------------------
 
+const target = fc.double({ min: 0, max: 1, noNaN: true }).filter((t) => t === 0 || t >= 1e-200);
+
 const anyRequest: fc.Arbitrary<ReferenceRequest> = fc
   .record({ rows: fc.integer({ min: 1, max: 8 }), classes: fc.integer({ min: 1, max: 5 }) })
   .chain(({ rows, classes }) =>
@@ -296,7 +298,10 @@ const anyRequest: fc.Arbitrary<ReferenceRequest> = fc
         }),
         truth: fc.constantFrom('labels', 'targets'),
         labels: fc.array(fc.oneof(fc.integer({ min: 0, max: classes - 1 }), fc.constant(-100)), { minLength: rows, maxLength: rows }),
-        targets: fc.array(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: classes, maxLength: classes }), {
+        // Targets below 1e-200 are left out, as properties.test.ts leaves out such weights: a row whose whole target
+        // mass is subnormal (say [0, 5e-324, 0]) has a loss t·nl below the normal float64 range, where no float64
+        // keeps 13 digits, so its cost cannot be held to 1e-13 by any float64 evaluation.
+        targets: fc.array(fc.array(target, { minLength: classes, maxLength: classes }), {
           minLength: rows,
           maxLength: rows,
         }),

@@ -291,6 +291,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 /** Where the last tensor read by readTensor ended (one past its closing bracket). */
 let tensorEnd = 0;
+const EMPTY = new Float64Array(0);
 
 /**
  * Nested arrays of finite numbers starting at the `[` at `start`, row-major into a Float64Array, or null. The shape
@@ -299,13 +300,22 @@ let tensorEnd = 0;
  */
 function readTensor(b: Uint8Array, start: number, last: number, maxCount: number): Tensor | null {
   if (b[start] !== OPEN_BRACKET) return null;
-  // Room for the first row at 32 bytes a number, more than most bodies spend; refined once that row is read.
-  let capacity = Math.min(maxCount, Math.max(1024, (last - start) >> 5));
-  // In a pool worker, a large tensor is read into a buffer kept from the previous request (codec/tensorBuffers.ts).
-  let slot = keepSlot(capacity);
-  let data = slot < 0 ? new Float64Array(capacity) : keptBuffer(slot, capacity);
-  if (slot >= 0) capacity = Math.min(maxCount, data.length);
+  let data: Float64Array = EMPTY;
+  let capacity = 0; // how many numbers data may take (at most maxCount)
   let count = 0;
+  // In a pool worker, a large tensor is read into a buffer kept from the previous request (codec/tensorBuffers.ts);
+  // slot is that buffer's, once the tensor is large enough to take one.
+  let slot = -1;
+  /** Room for `wanted` ≤ maxCount numbers, keeping the `count` read so far (a kept buffer may give more room). */
+  const resize = (wanted: number): void => {
+    if (slot < 0) slot = keepSlot(wanted);
+    const grown = slot < 0 ? new Float64Array(wanted) : keptBuffer(slot, wanted);
+    grown.set(data.subarray(0, count));
+    data = grown;
+    capacity = slot < 0 ? wanted : Math.min(maxCount, grown.length);
+  };
+  // Room for the first row at 32 bytes a number, more than most bodies spend; refined once that row is read.
+  resize(Math.min(maxCount, Math.max(1024, (last - start) >> 5)));
   const dims = new Array<number>(MAX_DEPTH).fill(-1);
   const items: number[] = [];
   let leafDepth = -1;
@@ -330,12 +340,7 @@ function readTensor(b: Uint8Array, start: number, last: number, maxCount: number
     for (;;) {
       if (count === capacity) {
         if (count >= maxCount) return null;
-        capacity = Math.min(maxCount, capacity * 2);
-        if (slot < 0) slot = keepSlot(capacity);
-        const grown = slot < 0 ? new Float64Array(capacity) : keptBuffer(slot, capacity);
-        grown.set(data.subarray(0, count));
-        data = grown;
-        if (slot >= 0) capacity = Math.min(maxCount, data.length);
+        resize(Math.min(maxCount, capacity * 2));
       }
       count = readNumbers(b, p, data, count, capacity);
       if (count < 0) return null;
@@ -353,14 +358,7 @@ function readTensor(b: Uint8Array, start: number, last: number, maxCount: number
       // The first row shows how many bytes a number takes in this body: size the array for the rest of it now, so
       // that it is copied once (trimmed at the end) rather than grown step by step.
       const estimate = Math.min(maxCount, count + Math.ceil(((last - p) * count) / (p - start)) + 16);
-      if (estimate > capacity) {
-        capacity = estimate;
-        if (slot < 0) slot = keepSlot(capacity);
-        const grown = slot < 0 ? new Float64Array(capacity) : keptBuffer(slot, capacity);
-        grown.set(data.subarray(0, count));
-        data = grown;
-        if (slot >= 0) capacity = Math.min(maxCount, data.length);
-      }
+      if (estimate > capacity) resize(estimate);
     }
 
     // Close the row and every array it ends, checking each length against the shape.
